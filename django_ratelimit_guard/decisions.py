@@ -1,0 +1,113 @@
+"""What the limiter answers: one :class:`Decision` per policy, gathered in a :class:`Result`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+Source = Literal["redis", "memory", "open", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One policy's decision on one request. Times are seconds (millisecond precision)."""
+
+    policy: str
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: float
+    retry_after: float
+    source: Source
+    window: int = 0  # seconds, for RateLimit-Policy's w
+    block: bool = True  # False: shadow mode, never rejects
+
+    @property
+    def rejected(self) -> bool:
+        """Whether this decision rejects the request (shadow-mode decisions never do)."""
+        return not self.allowed and self.block
+
+
+def most_restrictive(decisions: Iterable[Decision]) -> Decision | None:
+    """The rejected decision with the longest wait, else the one with the fewest remaining."""
+    best: Decision | None = None
+    for d in decisions:
+        if best is None:
+            best = d
+        elif d.rejected != best.rejected:
+            if d.rejected:
+                best = d
+        elif d.rejected:
+            if d.retry_after > best.retry_after:
+                best = d
+        elif d.remaining < best.remaining:
+            best = d
+    return best
+
+
+class Result:
+    """The result of ``check()``: every decision, read as its most restrictive one."""
+
+    __slots__ = ("decisions", "_worst")
+
+    def __init__(self, decisions: Iterable[Decision] = ()) -> None:
+        self.decisions: tuple[Decision, ...] = tuple(decisions)
+        self._worst = most_restrictive(self.decisions)
+
+    def __repr__(self) -> str:
+        return f"<Result allowed={self.allowed} decisions={list(self.decisions)!r}>"
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.decisions)
+
+    def __len__(self) -> int:
+        return len(self.decisions)
+
+    def __add__(self, other: Result) -> Result:
+        return Result(self.decisions + other.decisions)
+
+    def __getitem__(self, policy: str) -> Decision:
+        """The decision of the named policy."""
+        for decision in self.decisions:
+            if decision.policy == policy:
+                return decision
+        raise KeyError(policy)
+
+    @property
+    def allowed(self) -> bool:
+        """True unless a blocking policy rejected the request (shadow mode never rejects)."""
+        return not any(d.rejected for d in self.decisions)
+
+    @property
+    def rejected(self) -> bool:
+        return not self.allowed
+
+    @property
+    def decision(self) -> Decision | None:
+        """The most restrictive decision, or None when no policy decided the request."""
+        return self._worst
+
+    @property
+    def policy(self) -> str | None:
+        return self._worst.policy if self._worst else None
+
+    @property
+    def limit(self) -> int | None:
+        return self._worst.limit if self._worst else None
+
+    @property
+    def remaining(self) -> int | None:
+        return self._worst.remaining if self._worst else None
+
+    @property
+    def reset_after(self) -> float | None:
+        return self._worst.reset_after if self._worst else None
+
+    @property
+    def retry_after(self) -> float | None:
+        return self._worst.retry_after if self._worst else None
+
+    @property
+    def source(self) -> Source | None:
+        return self._worst.source if self._worst else None

@@ -1,0 +1,123 @@
+"""``@rate_limit``: a named policy, or an inline one, on sync and async views.
+
+The decorator records its policy names on the view (``POLICIES_ATTR``) so that
+``RateLimitMiddleware`` can decide them together with its path policies in one round trip; then
+the decorator finds them already decided and only enforces. Without the middleware it decides
+on its own.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from asgiref.sync import iscoroutinefunction
+from django.core.exceptions import ImproperlyConfigured
+
+from django_ratelimit_guard import limiter, registry
+from django_ratelimit_guard.exceptions import RateLimited
+from django_ratelimit_guard.policies import POLICY_FIELDS
+from django_ratelimit_guard.responses import DECIDED_ATTR, add_headers, record, rejection_response
+
+POLICIES_ATTR = "_rate_limit_guard_policies"
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
+
+_NOT_A_REQUEST = (
+    "rate_limit didn't receive an HttpRequest. If you are decorating a method, "
+    "use @method_decorator(rate_limit(...), name='dispatch')."
+)
+
+
+def _is_request(obj: object) -> bool:
+    # Duck-typed like Django's own view decorators: accepts DRF's Request, rejects `self`.
+    return hasattr(obj, "META") and hasattr(obj, "method")
+
+
+def named_policy(name: str) -> Any:
+    try:
+        return registry.get_policy(name)
+    except KeyError:
+        # Reported at startup by the system check ratelimit_guard.E019.
+        raise ImproperlyConfigured(f"rate_limit({name!r}) names no policy in RATELIMIT_GUARD['POLICIES'].") from None
+
+
+def rate_limit(policy: str | None = None, /, *, name: str | None = None, **fields: Any) -> Callable[[ViewFunc], ViewFunc]:
+    """Limit a view by a named policy (``@rate_limit("login")``) or an inline one
+    (``@rate_limit(rate="5/m", key="ip", methods=["POST"])``)."""
+    if callable(policy):
+        raise TypeError("Use @rate_limit('name') or @rate_limit(rate=...), with parentheses.")
+    if policy is not None and not isinstance(policy, str):
+        raise TypeError(f"rate_limit's policy is a name (str), got {type(policy).__name__}.")
+    if policy is not None and (fields or name):
+        raise TypeError("Pass either a policy name or inline fields to rate_limit, not both.")
+    if policy is None and not fields:
+        raise TypeError("rate_limit needs a policy name or inline fields such as rate='5/m'.")
+    unknown = sorted(set(fields) - POLICY_FIELDS)
+    if unknown:
+        raise TypeError(f"rate_limit got unknown field(s) {unknown}; known: {sorted(POLICY_FIELDS)}.")
+    if "paths" in fields:
+        raise TypeError("rate_limit applies to the view it decorates; 'paths' is for middleware policies.")
+
+    def decorator(view: ViewFunc) -> ViewFunc:
+        if not callable(view):
+            raise TypeError("rate_limit decorates a view function.")
+        if isinstance(view, type):
+            raise TypeError(
+                "rate_limit can't decorate a class. Use "
+                "@method_decorator(rate_limit(...), name='dispatch') on the class."
+            )
+        if policy is not None:
+            policy_name = policy
+            registry.referenced_names.add(policy_name)
+        else:
+            policy_name = name or f"{view.__module__}.{view.__qualname__}"
+            registry.declare_inline(policy_name, fields)
+        names = (*getattr(view, POLICIES_ATTR, ()), policy_name)
+
+        def pending(request: Any) -> list[Any]:
+            # Stacked decorators: the outermost decides every stacked policy in one round trip.
+            decided = getattr(request, DECIDED_ATTR, ())
+            return [named_policy(n) for n in names if n not in decided]
+
+        if iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
+                if not _is_request(request):
+                    raise TypeError(_NOT_A_REQUEST)
+                todo = pending(request)
+                if todo:
+                    result = await limiter.adecide(request, todo)
+                    record(request, result)
+                    if result.rejected:
+                        return rejection_response(request, result.decision)
+                try:
+                    response = await view(request, *args, **kwargs)
+                except RateLimited as exc:
+                    return rejection_response(request, exc.decision)
+                return add_headers(response, request)
+
+            setattr(async_wrapper, POLICIES_ATTR, names)
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(view)
+        def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _is_request(request):
+                raise TypeError(_NOT_A_REQUEST)
+            todo = pending(request)
+            if todo:
+                result = limiter.decide(request, todo)
+                record(request, result)
+                if result.rejected:
+                    return rejection_response(request, result.decision)
+            try:
+                response = view(request, *args, **kwargs)
+            except RateLimited as exc:
+                return rejection_response(request, exc.decision)
+            return add_headers(response, request)
+
+        setattr(wrapper, POLICIES_ATTR, names)
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

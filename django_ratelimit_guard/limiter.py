@@ -1,0 +1,162 @@
+"""The decision path: from a request and its policies to a :class:`Result`, in one store call.
+
+``plan`` resolves each policy for this request (method, rate, key, cost) into a storage hit;
+``guard.decide`` runs all hits in one round trip; ``_finish`` turns verdicts into decisions and
+tells the observers (signals, metrics). Nothing here knows HTTP responses or Lua.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest
+
+from django_ratelimit_guard import guard, signals
+from django_ratelimit_guard.algorithms import Hit, Verdict
+from django_ratelimit_guard.conf import GuardSettings, guard_settings
+from django_ratelimit_guard.decisions import Decision, Result, Source
+from django_ratelimit_guard.keys import hash_key_value
+from django_ratelimit_guard.policies import MAX_COST, Policy, cached_rate
+from django_ratelimit_guard.rates import Rate, RateError
+
+logger = logging.getLogger("django_ratelimit_guard")
+
+#: Called with (request, result) after every decision that counted; metrics and signals hook in.
+Observer = Callable[[HttpRequest, Result], None]
+observers: list[Observer] = []
+
+
+def storage_key(config: GuardSettings, policy: Policy, key_value: str) -> str:
+    """``<prefix>:{<digest>}:<policy>:<algorithm>``; the digest is the Redis Cluster hash tag."""
+    digest = hash_key_value(key_value, config.key_secret)
+    return f"{config.key_prefix}:{{{digest}}}:{policy.name}:{policy.algorithm.code}"
+
+
+def _rate(policy: Policy, request: HttpRequest) -> Rate | None:
+    if isinstance(policy.rate, Rate):
+        return policy.rate
+    text = policy.rate(request)
+    if text is None:
+        return None
+    try:
+        return cached_rate(text)
+    except RateError as exc:
+        logger.error("Policy %r: its rate callable returned %r (%s); the policy is skipped.",
+                     policy.name, text, exc, extra={"policy": policy.name})
+        return None
+
+
+def _cost(policy: Policy, request: HttpRequest) -> int:
+    if isinstance(policy.cost, int):
+        return policy.cost
+    value = policy.cost(request)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COST:
+        return value
+    logger.error("Policy %r: its cost callable returned %r; counted as 1.", policy.name, value,
+                 extra={"policy": policy.name})
+    return 1
+
+
+def plan(request: HttpRequest, policies: Iterable[Policy], config: GuardSettings) -> list[guard.PlannedHit]:
+    """Resolve the policies that apply to this request into storage hits."""
+    planned = []
+    seen: set[str] = set()
+    for policy in policies:
+        if policy.name in seen or not policy.applies_to_method(request.method):
+            continue
+        if policy.exempt_paths and policy.is_exempt_path(request.path_info):
+            continue
+        seen.add(policy.name)
+        rate = _rate(policy, request)
+        if rate is None:
+            continue
+        key_value = policy.key.func(request)
+        if key_value is None:
+            continue
+        hit = Hit(
+            storage_key(config, policy, str(key_value)),
+            policy.algorithm,
+            rate.limit,
+            rate.window_ms,
+            _cost(policy, request),
+            policy.block,
+        )
+        planned.append(guard.PlannedHit(hit, policy, rate, policy.fallback_limit(rate, config.fallback.workers)))
+    return planned
+
+
+def _needs_sync_context(policies: Sequence[Policy]) -> bool:
+    """Whether resolving these policies may touch sync-only code (user callables, the ORM)."""
+    return any(
+        not isinstance(p.rate, Rate) or not isinstance(p.cost, int) or p.key.uses_user
+        or p.key.spec not in ("ip", "api_key") and not p.key.spec.startswith(("header:", "param:"))
+        for p in policies
+    )
+
+
+def _finish(
+    request: HttpRequest, planned: Sequence[guard.PlannedHit], outcome: Sequence[tuple[Verdict, Source]], count: bool
+) -> Result:
+    decisions = []
+    for p, (verdict, source) in zip(planned, outcome):
+        decisions.append(
+            Decision(
+                policy=p.policy.name,
+                allowed=verdict.allowed,
+                limit=p.fallback.limit if source == "memory" else p.hit.limit,
+                remaining=verdict.remaining,
+                reset_after=verdict.reset_ms / 1000,
+                retry_after=0.0 if verdict.allowed else verdict.retry_ms / 1000,
+                source=source,
+                window=p.rate.window,
+                block=p.policy.block,
+            )
+        )
+    result = Result(decisions)
+    if count:
+        for observer in observers:
+            observer(request, result)
+    return result
+
+
+def _send_limited(request: HttpRequest, result: Result) -> None:
+    signals.request_limited.send(sender=Result, request=request, decision=result.decision)
+
+
+def decide(request: HttpRequest, policies: Sequence[Policy], *, count: bool = True) -> Result:
+    """Decide ``policies`` for ``request`` — all of them in one store round trip."""
+    config = guard_settings()
+    if not config.enabled or not policies:
+        return Result()
+    planned = plan(request, policies, config)
+    if not planned:
+        return Result()
+    result = _finish(request, planned, guard.decide(planned, count=count), count)
+    if count and result.rejected:
+        _send_limited(request, result)
+    return result
+
+
+async def adecide(request: HttpRequest, policies: Sequence[Policy], *, count: bool = True) -> Result:
+    """The async twin of :func:`decide`; never blocks the event loop on Redis."""
+    config = guard_settings()
+    if not config.enabled or not policies:
+        return Result()
+    if _needs_sync_context(policies):
+        planned = await sync_to_async(plan)(request, policies, config)
+    else:
+        planned = plan(request, policies, config)
+    if not planned:
+        return Result()
+    result = _finish(request, planned, await guard.adecide(planned, count=count), count)
+    if count and result.rejected:
+        # Receivers may be sync-only code (the ORM); rejections are rare, the hop is fine.
+        await sync_to_async(_send_limited)(request, result)
+    return result
+
+
+def reset(policy: Policy, key_value: str) -> None:
+    """Forget one client's counter of ``policy``, in Redis and in the fallback store."""
+    guard.reset_keys([storage_key(guard_settings(), policy, key_value)])

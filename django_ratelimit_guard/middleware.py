@@ -1,0 +1,86 @@
+"""Middleware: ``RateLimitMiddleware`` (path policies, plus the decorated view's policies, all in
+one round trip) and ``SignedRequestMiddleware`` (HMAC request signing, see ``signing.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, get_resolver
+
+from django_ratelimit_guard import limiter, registry
+from django_ratelimit_guard.conf import guard_settings
+from django_ratelimit_guard.decorators import POLICIES_ATTR, named_policy
+from django_ratelimit_guard.exceptions import RateLimited
+from django_ratelimit_guard.policies import Policy
+from django_ratelimit_guard.responses import add_headers, record, rejection_response
+
+GetResponse = Callable[[HttpRequest], Any]
+
+
+def view_policy_names(request: HttpRequest) -> tuple[str, ...]:
+    """The policies ``@rate_limit`` put on the view this request will reach (function views, and
+    class-based views decorated on ``dispatch`` with ``method_decorator``)."""
+    try:
+        match = get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
+    except Resolver404:
+        return ()
+    func = match.func
+    names = getattr(func, POLICIES_ATTR, None)
+    if names is None:
+        view_class = getattr(func, "view_class", None) or getattr(func, "cls", None)
+        dispatch = getattr(view_class, "dispatch", None)
+        names = getattr(dispatch, POLICIES_ATTR, ())
+    return tuple(names)
+
+
+def request_policies(request: HttpRequest) -> list[Policy]:
+    config = guard_settings()
+    path = request.path_info
+    policies = [p for p in config.path_policies if p.applies_to_path(path)]
+    if registry.referenced_names or registry.has_inline():
+        policies += [named_policy(n) for n in view_policy_names(request)]
+    return policies
+
+
+class RateLimitMiddleware:
+    """Applies the policies whose ``paths`` match, and those of the decorated view, in one
+    round trip; rejects with 429 (503 for an undecidable ``closed`` policy) and sets the
+    RateLimit header fields. Place it after ``AuthenticationMiddleware``."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        policies = request_policies(request)
+        if policies:
+            result = limiter.decide(request, policies)
+            record(request, result)
+            if result.rejected:
+                return rejection_response(request, result.decision)
+        return add_headers(self.get_response(request), request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        policies = request_policies(request)
+        if policies:
+            result = await limiter.adecide(request, policies)
+            record(request, result)
+            if result.rejected:
+                return rejection_response(request, result.decision)
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponse]] = self.get_response
+        return add_headers(await get_response(request), request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, RateLimited):
+            return rejection_response(request, exception.decision)
+        return None

@@ -1,0 +1,75 @@
+"""HTTP edge: the 429/503 response and the IETF RateLimit-Policy / RateLimit header fields
+(draft-ietf-httpapi-ratelimit-headers-10)."""
+
+from __future__ import annotations
+
+import math
+
+from django.http import HttpRequest, HttpResponse
+
+from django_ratelimit_guard.conf import guard_settings
+from django_ratelimit_guard.decisions import Decision, Result
+from django_ratelimit_guard.exceptions import RateLimited
+
+#: Attribute under which the middleware records which policies it already decided.
+DECIDED_ATTR = "_rate_limit_guard_decided"
+
+
+def _sf_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _seconds(value: float) -> int:
+    return max(0, math.ceil(value))
+
+
+def rate_limit_headers(result: Result) -> dict[str, str]:
+    """``RateLimit-Policy`` lists every enforcing policy; ``RateLimit`` reports the most
+    restrictive. Shadow-mode (``block=False``) policies are not advertised to clients."""
+    blocking = [d for d in result.decisions if d.block]
+    if not blocking:
+        return {}
+    worst = Result(blocking).decision
+    assert worst is not None
+    policy_field = ", ".join(f"{_sf_string(d.policy)};q={d.limit};w={d.window}" for d in blocking)
+    return {
+        "RateLimit-Policy": policy_field,
+        "RateLimit": f"{_sf_string(worst.policy)};r={worst.remaining};t={_seconds(worst.reset_after)}",
+    }
+
+
+def add_headers(response: HttpResponse, request: HttpRequest) -> HttpResponse:
+    """Set the RateLimit fields for everything decided on this request (idempotent)."""
+    result = getattr(request, "rate_limit", None)
+    if result is not None and result.decisions and guard_settings().response.headers:
+        for name, value in rate_limit_headers(result).items():
+            response[name] = value
+    return response
+
+
+def record(request: HttpRequest, result: Result) -> None:
+    """Add ``result`` to ``request.rate_limit`` (middleware and decorators together)."""
+    previous = getattr(request, "rate_limit", None)
+    request.rate_limit = previous + result if isinstance(previous, Result) else result  # type: ignore[attr-defined]
+    decided = getattr(request, DECIDED_ATTR, None)
+    names = {d.policy for d in result.decisions}
+    setattr(request, DECIDED_ATTR, names if decided is None else decided | names)
+
+
+def rejection_response(request: HttpRequest, decision: Decision | None) -> HttpResponse:
+    """429 (the configured status), or 503 when a ``closed`` policy could not be decided."""
+    config = guard_settings().response
+    if config.view is not None and (decision is None or decision.source != "closed"):
+        response = config.view(request, RateLimited(decision))
+    elif decision is not None and decision.source == "closed":
+        response = HttpResponse(
+            "Service unavailable: the rate limiter could not decide this request.\n",
+            status=503, content_type="text/plain; charset=utf-8",
+        )
+    else:
+        response = HttpResponse(
+            "Too many requests.\n", status=config.status, content_type="text/plain; charset=utf-8"
+        )
+    if decision is not None:
+        response["Retry-After"] = str(max(1, math.ceil(decision.retry_after)))
+    return add_headers(response, request)

@@ -1,0 +1,1 @@
+"""Counter stores: Redis (one EVALSHA per request) and the bounded in-process fallback."""

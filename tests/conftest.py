@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from django_ratelimit_guard.conf import reset_all
+from tests.redis_servers import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server this test session started (and alone may stop or flush)."""
+    server = RedisServer().start()
+    yield server
+    server.close()
+
+
+def redis_cache(url: str) -> dict[str, object]:
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+    }
+
+
+@pytest.fixture
+def redis(settings, redis_server: RedisServer):  # type: ignore[no-untyped-def]
+    """Point the rate-limit cache at the session's redis-server, emptied for this test."""
+    if redis_server.process is None:
+        redis_server.start()
+    redis_server.flush()
+    settings.CACHES = {**settings.CACHES, "ratelimit": redis_cache(redis_server.url)}
+    yield redis_server
+    reset_all()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_guard_state() -> Iterator[None]:
+    reset_all()
+    yield
+    reset_all()
