@@ -40,7 +40,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 
 
 def cache_problems(alias: str) -> list[Problem]:
-    caches: dict[str, dict[str, Any]] = settings.CACHES
+    caches: dict[str, Any] = settings.CACHES
     cache = caches.get(alias, {})
     options: dict[str, Any] = cache.get("OPTIONS") or {}
     problems = []
