@@ -5,7 +5,7 @@
 set -euo pipefail
 
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON="${PYTHON:-/work/venv311/bin/python}"
+PYTHON="${PYTHON:-python3}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/rlg-smoke.XXXXXX")"
 REDIS_PID=""
 cleanup() {
