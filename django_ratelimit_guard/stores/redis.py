@@ -7,6 +7,7 @@ not atomic on every django-redis version and whose ``IGNORE_EXCEPTIONS`` would h
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import redis.exceptions as rexc
 from asgiref.sync import sync_to_async
 
+from django_ratelimit_guard import metrics
 from django_ratelimit_guard.algorithms import Hit, Verdict
 from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
 
@@ -96,6 +98,8 @@ class RedisStore:
         if not hits:
             return []
         args = script_args(hits, count, now_ms)
+        started = time.perf_counter()
+        kind: str | None = None
         try:
             try:
                 reply = self.client.evalsha(DECIDE_SHA, len(hits), *args)
@@ -104,7 +108,10 @@ class RedisStore:
                 self.client.script_load(DECIDE_LUA)
                 reply = self.client.evalsha(DECIDE_SHA, len(hits), *args)
         except (rexc.RedisError, OSError) as exc:
+            kind = classify(exc)
             raise self.error(exc) from exc
+        finally:
+            metrics.observe_store_call("redis", self.scope, time.perf_counter() - started, kind)
         return parse_reply(reply, len(hits))
 
     async def ahit_many(
