@@ -22,7 +22,14 @@ MAX_KEY_VALUE = 512
 
 
 class ActionError(Exception):
-    """The action could not be done; the message says why and what to do."""
+    """The action could not be done; the message says why and what to do.
+
+    ``unavailable`` is true when the store failed (as opposed to bad input).
+    """
+
+    def __init__(self, message: str, *, unavailable: bool = False) -> None:
+        super().__init__(message)
+        self.unavailable = unavailable
 
 
 def _breaker(scope: str) -> object:
@@ -82,5 +89,5 @@ def reset_client(policy_name: str, key_value: str | None = None, digest: str | N
     try:
         guard.reset_keys(keys)
     except StoreError as exc:
-        raise ActionError(f"Could not reset {what} of {policy.name!r}: {exc}") from exc
+        raise ActionError(f"Could not reset {what} of {policy.name!r}: {exc}", unavailable=True) from exc
     return f"The counter of {what} for policy {policy.name!r} was reset."

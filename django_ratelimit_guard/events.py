@@ -96,7 +96,7 @@ def _write(batch: list[PendingEvent]) -> int:
     try:
         # A savepoint inside someone else's atomic block, a transaction of its own outside one.
         with transaction.atomic(using=alias):
-            BreakerEvent.objects.using(alias).bulk_create(
+            BreakerEvent.objects.db_manager(alias).bulk_create(
                 BreakerEvent(time=e.time, host=HOST, pid=e.pid, scope=e.scope, from_state=e.from_state,
                              to_state=e.to_state, reason=e.reason)
                 for e in batch

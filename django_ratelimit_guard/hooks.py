@@ -11,6 +11,7 @@ import time
 from django.http import HttpRequest
 
 from django_ratelimit_guard import events, limiter, metrics, resilience_bridge, top_clients
+from django_ratelimit_guard.conf import guard_settings
 from django_ratelimit_guard.decisions import Result
 
 #: The fallback gauges are refreshed at most this often, and only while the fallback is in use.
@@ -41,3 +42,8 @@ def install() -> None:
     limiter.observers.extend([metrics.observe_result, top_clients.tracker, refresh_fallback_metrics])
     events.install()
     resilience_bridge.add_global_listener(events.on_transition)
+    # Every worker reports its main scope from the start, so the fleet-wide maximum of a healthy
+    # worker (0) is visible next to an unhealthy one, and capacity is known before any outage.
+    config = guard_settings()
+    metrics.set_breaker_state(config.cache_alias, "closed")
+    metrics.refresh_fallback(0, config.fallback.max_entries, {})
