@@ -148,14 +148,14 @@ class MemoryStore:
             self._closed = True
             self._reset_slab()
 
-    def drain(self, limit: int | None = None) -> list[Counted]:
+    def drain(self, limit: int | None = None, *, now_ms: int | None = None) -> list[Counted]:
         """Export and forget the live counters, blocked clients first, most recent first.
 
         Reconciliation merges them into Redis when the breaker closes; what is drained is gone
         from memory, so the same counts are never merged twice.
         """
         self._check_open()
-        now = time.time() * 1000
+        now = int(time.time() * 1000) if now_ms is None else now_ms
         out: list[Counted] = []
         with self._lock:
             for head in (PROTECTED, NORMAL):
@@ -164,7 +164,7 @@ class MemoryStore:
                     before = self._prev[slot]
                     if self._expires[slot] > now:
                         flags = self._flags[slot]
-                        state = self._state(slot, int(now))
+                        state = self._state(slot, now)
                         if state is not None:
                             out.append(Counted(
                                 self._keys[slot] or "", _ALGORITHM[flags & 3], state,
