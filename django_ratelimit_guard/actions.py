@@ -89,5 +89,8 @@ def reset_client(policy_name: str, key_value: str | None = None, digest: str | N
     try:
         guard.reset_keys(keys)
     except StoreError as exc:
-        raise ActionError(f"Could not reset {what} of {policy.name!r}: {exc}", unavailable=True) from exc
+        raise ActionError(
+            f"The in-memory counter of {what} for {policy.name!r} was cleared, but Redis could not "
+            f"be reached: {exc}", unavailable=True,
+        ) from exc
     return f"The counter of {what} for policy {policy.name!r} was reset."

@@ -1,8 +1,8 @@
 """Breaker transitions: logged, counted, and persisted as :class:`BreakerEvent` rows.
 
-The breaker calls :func:`on_transition` while it changes state — possibly under its own lock, on
-a request's thread, inside the request's ``transaction.atomic``. So the listener does no I/O: it
-logs one line, updates the metrics and queues the event. The queue is written to the database
+The breaker calls :func:`on_transition` right after it changes state, on a request's thread,
+possibly inside the request's ``transaction.atomic``. So the listener does no I/O: it updates the
+metrics and queues the event (the breaker logs the transition itself). The queue is written to the database
 later, at a safe point: when a request finishes (``request_finished``), when the status page or
 the ``ratelimit_guard`` command runs, or on an explicit :func:`flush`. A write runs in its own
 savepoint when the connection is inside an atomic block, so a database failure rolls back only
@@ -56,15 +56,11 @@ def _state_name(state: Any) -> str:
 
 
 def on_transition(scope: str, old: Any, new: Any, reason: str = "") -> None:
-    """The global breaker listener: one log line, the metrics, a queued event. No I/O."""
+    """The global breaker listener: the metrics and a queued event. No I/O, no lock of ours.
+
+    The breaker itself writes the log line and sends ``breaker_state_changed``.
+    """
     old_name, new_name = _state_name(old), _state_name(new)
-    level = logging.WARNING if new_name == "open" else logging.INFO
-    logger.log(
-        level,
-        "Circuit breaker %s: %s -> %s (%s)", scope, old_name, new_name, reason or "-",
-        extra={"event": "breaker_transition", "scope": scope, "from_state": old_name,
-               "to_state": new_name, "reason": reason, "pid": os.getpid()},
-    )
     metrics.observe_transition(scope, old_name, new_name)
     _pending.append(
         PendingEvent(datetime.now(timezone.utc), os.getpid(), scope[:255], old_name, new_name, reason[:255])
@@ -102,17 +98,24 @@ def _write(batch: list[PendingEvent]) -> int:
                 for e in batch
             )
             prune(alias)
-    except DatabaseError as exc:
+    except Exception as exc:  # DatabaseError, or no database at all: never the caller's problem
         logger.error(
             "Could not persist %d breaker event(s): %s", len(batch), exc,
             extra={"event": "breaker_event_write_failed", "count": len(batch)},
         )
         return 0
     finally:
-        if not connection.in_atomic_block:
-            # Outside a request cycle nobody else would close it (e.g. after request_finished).
-            connection.close_if_unusable_or_obsolete()
+        _close_if_idle(connection)
     return len(batch)
+
+
+def _close_if_idle(connection: Any) -> None:
+    # After request_finished nobody else would close a connection we opened.
+    try:
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+    except Exception:  # noqa: S110 - closing is best effort
+        pass
 
 
 def prune(alias: str = "default", keep: int = KEEP_EVENTS) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 
+from django_ratelimit_guard import metrics
 from django_ratelimit_guard.algorithms import Hit, Verdict
 from django_ratelimit_guard.breaker import Call, CircuitBreaker, get_breaker
 from django_ratelimit_guard.conf import guard_settings, on_reload
@@ -133,7 +134,9 @@ def _fail_modes(
     if memory:
         hits = [_fallback_hit(planned[i]) for i in memory]
         # All or nothing, as in Redis: a request denied by a closed policy consumes no budget.
+        started = time.perf_counter()
         verdicts = fallback_store().hit_many(hits, count=count and not denied)
+        metrics.observe_store_latency("memory", time.perf_counter() - started)
         for i, verdict in zip(memory, verdicts):
             out[i] = (verdict, "memory")
     return [item for item in out if item is not None]

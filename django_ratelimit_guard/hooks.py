@@ -42,6 +42,9 @@ def install() -> None:
     limiter.observers.extend([metrics.observe_result, top_clients.tracker, refresh_fallback_metrics])
     events.install()
     resilience_bridge.add_global_listener(events.on_transition)
+    from django_ratelimit_guard import guard
+
+    guard.error_listeners.append(metrics.observe_store_error)
     # Every worker reports its main scope from the start, so the fleet-wide maximum of a healthy
     # worker (0) is visible next to an unhealthy one, and capacity is known before any outage.
     config = guard_settings()

@@ -116,13 +116,16 @@ def observe_result(request: HttpRequest, result: Result) -> None:
         _child("decisions", d.policy, "allowed" if d.allowed else "limited", d.source).inc()
 
 
-def observe_store_call(store: str, scope: str, seconds: float, error: str | None = None) -> None:
-    """Record one store call (``store`` is ``"redis"`` or ``"memory"``) and its error kind."""
-    if not ENABLED:
-        return
-    _child("store_latency", store).observe(seconds)
-    if error is not None:
-        _child("store_errors", scope, error).inc()
+def observe_store_latency(store: str, seconds: float) -> None:
+    """Record one store call's duration; ``store`` is ``"redis"`` or ``"memory"``."""
+    if ENABLED:
+        _child("store_latency", store).observe(seconds)
+
+
+def observe_store_error(scope: str, kind: str) -> None:
+    """A ``guard.error_listeners`` entry: outages and local errors, by scope and kind."""
+    if ENABLED:
+        _child("store_errors", scope, kind).inc()
 
 
 def observe_transition(scope: str, old: str, new: str) -> None:

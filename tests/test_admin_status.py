@@ -195,3 +195,49 @@ def test_actions_are_csrf_protected(redis):
     csrf_client = Client(enforce_csrf_checks=True)
     csrf_client.force_login(staff("op2", "view_status", "manage_guard"))
     assert csrf_client.post(action_url("clear-fallback"), {"confirm": "yes"}).status_code == 403
+
+
+def test_force_open_then_reset_breaker_from_the_page(operator, redis):
+    from django_ratelimit_guard.breaker import get_breaker
+
+    response = operator.post(action_url("force-open"), {"scope": "ratelimit", "reason": "upgrade", "confirm": "yes"})
+    assert response.status_code == 302
+    assert get_breaker("ratelimit").state.value == "open"
+    html = operator.get(reverse(STATUS)).content.decode()
+    assert 'data-state="open"' in html and "(forced)" in html
+    assert "forced open: upgrade" in html  # the persisted transition is listed
+    operator.post(action_url("reset-breaker"), {"scope": "ratelimit", "confirm": "yes"})
+    assert get_breaker("ratelimit").state.value == "closed"
+    assert LogEntry.objects.count() == 2
+
+
+def test_unknown_breaker_scope_is_reported(operator, redis):
+    response = operator.post(action_url("reset-breaker"), {"scope": "nope", "confirm": "yes"}, follow=True)
+    assert "No circuit breaker has the scope" in response.content.decode()
+
+
+def test_clear_fallback_store_empties_it(operator, redis):
+    from django_ratelimit_guard.algorithms import Algorithm, Hit
+    from django_ratelimit_guard.stores.memory import fallback_store
+
+    fallback_store().hit_many([Hit("k1", Algorithm.FIXED_WINDOW, 5, 60_000, 1, True)])
+    assert fallback_store().entries == 1
+    html = operator.get(reverse(STATUS)).content.decode()
+    assert "1 / 50000 entries" in html
+    operator.post(action_url("clear-fallback"), {"confirm": "yes"})
+    assert fallback_store().entries == 0
+
+
+def test_page_is_served_without_redis_while_the_breaker_is_open(viewer, client, settings, redis):
+    from django_ratelimit_guard.breaker import get_breaker
+
+    redis.stop()
+    try:
+        for _ in range(6):
+            client.get("/api/items/")  # fail_mode memory: served from the fallback store
+        assert get_breaker("ratelimit").state.value == "open"
+        html = viewer.get(reverse(STATUS)).content.decode()
+        assert 'data-state="open"' in html
+        assert "unreachable</span>" in html
+    finally:
+        redis.start()

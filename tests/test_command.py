@@ -69,7 +69,7 @@ def test_reset_key_with_unknown_policy_exits_2(redis):
 def test_reset_key_exits_1_when_redis_is_unreachable(redis_down):
     code, out = run("reset-key", "login", "192.0.2.10")
     assert code == 1
-    assert "Could not reset" in out
+    assert "but Redis could not be reached" in out
 
 
 def test_check_redis_reports_rtt_script_and_version(redis):

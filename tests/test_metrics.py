@@ -14,9 +14,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.parser import text_string_to_metric_families
 
 from django_ratelimit_guard import events, metrics
-from django_ratelimit_guard.algorithms import Algorithm, Hit
-from django_ratelimit_guard.exceptions import StoreUnavailable
-from django_ratelimit_guard.stores.redis import RedisStore
+from django_ratelimit_guard.breaker import get_breaker
 from tests.conftest import redis_cache
 from tests.redis_servers import free_port
 
@@ -74,12 +72,14 @@ def test_each_redis_store_call_is_timed(client, redis):
     assert value("ratelimit_guard_store_latency_seconds_count", store="redis") == before + 1
 
 
-def test_store_errors_are_counted_by_scope_and_kind(settings):
+@pytest.mark.django_db
+def test_store_errors_are_counted_by_scope_and_kind(client, settings):
     settings.CACHES = {**settings.CACHES, "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0")}
     before = value("ratelimit_guard_store_errors_total", scope="ratelimit", error="connection")
-    with pytest.raises(StoreUnavailable):
-        RedisStore("ratelimit").hit_many([Hit("k", Algorithm.FIXED_WINDOW, 1, 1000, 1, True)])
+    memory_calls = value("ratelimit_guard_store_latency_seconds_count", store="memory")
+    assert client.get("/api/items/").status_code == 200  # fail_mode memory
     assert value("ratelimit_guard_store_errors_total", scope="ratelimit", error="connection") == before + 1
+    assert value("ratelimit_guard_store_latency_seconds_count", store="memory") == memory_calls + 1
 
 
 def test_transition_sets_the_state_gauge_and_counts_the_transition():
@@ -112,12 +112,13 @@ def test_allowed_requests_log_nothing(client, redis, caplog):
 
 
 def test_a_transition_logs_one_structured_line(caplog):
-    with caplog.at_level(logging.INFO, logger="django_ratelimit_guard"):
-        events.on_transition("log-scope", "closed", "open", "5 consecutive failures")
+    breaker = get_breaker("log-scope")
+    with caplog.at_level(logging.DEBUG, logger="django_ratelimit_guard"):
+        breaker.force_open("maintenance")
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
-    assert (record.event, record.scope, record.from_state, record.to_state) == (  # type: ignore[attr-defined]
-        "breaker_transition", "log-scope", "closed", "open")
+    assert (record.scope, record.new_state, record.reason) == ("log-scope", "open", "forced open: maintenance")  # type: ignore[attr-defined]
+    assert value("ratelimit_guard_breaker_state", scope="log-scope") == 2
     events._pending.clear()
 
 

@@ -99,7 +99,6 @@ class RedisStore:
             return []
         args = script_args(hits, count, now_ms)
         started = time.perf_counter()
-        kind: str | None = None
         try:
             try:
                 reply = self.client.evalsha(DECIDE_SHA, len(hits), *args)
@@ -108,10 +107,9 @@ class RedisStore:
                 self.client.script_load(DECIDE_LUA)
                 reply = self.client.evalsha(DECIDE_SHA, len(hits), *args)
         except (rexc.RedisError, OSError) as exc:
-            kind = classify(exc)
-            raise self.error(exc) from exc
+            raise self.error(exc) from exc  # counted by guard.error_listeners
         finally:
-            metrics.observe_store_call("redis", self.scope, time.perf_counter() - started, kind)
+            metrics.observe_store_latency("redis", time.perf_counter() - started)
         return parse_reply(reply, len(hits))
 
     async def ahit_many(
