@@ -91,6 +91,7 @@ def reset_client(policy_name: str, key_value: str | None = None, digest: str | N
     except StoreError as exc:
         raise ActionError(
             f"The in-memory counter of {what} for {policy.name!r} was cleared, but Redis could not "
-            f"be reached: {exc}", unavailable=True,
+            f"be reached: {exc}",
+            unavailable=True,
         ) from exc
     return f"The counter of {what} for policy {policy.name!r} was reset."

@@ -15,7 +15,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
@@ -69,7 +75,11 @@ class StatusAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             path("", wrap(self.status_view), name="django_ratelimit_guard_status"),
             # The admin index links to the change list: make it the same page.
             path("", wrap(self.status_view), name="django_ratelimit_guard_status_changelist"),
-            path("<slug:action>/", wrap(self.action_view), name="django_ratelimit_guard_status_action"),
+            path(
+                "<slug:action>/",
+                wrap(self.action_view),
+                name="django_ratelimit_guard_status_action",
+            ),
         ]
 
     def status_view(self, request: HttpRequest) -> HttpResponse:
@@ -144,8 +154,15 @@ def _log(request: HttpRequest, action: str, fields: dict[str, str], message: str
         change_message=message,
     )
     logger.warning(
-        "Operator %s: %s", request.user.get_username(), message,
-        extra={"event": "operator_action", "action": action, "user": request.user.get_username(), **recorded},
+        "Operator %s: %s",
+        request.user.get_username(),
+        message,
+        extra={
+            "event": "operator_action",
+            "action": action,
+            "user": request.user.get_username(),
+            **recorded,
+        },
     )
 
 

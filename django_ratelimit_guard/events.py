@@ -2,12 +2,12 @@
 
 The breaker calls :func:`on_transition` right after it changes state, on a request's thread,
 possibly inside the request's ``transaction.atomic``. So the listener does no I/O: it updates the
-metrics and queues the event (the breaker logs the transition itself). The queue is written to the database
-later, at a safe point: when a request finishes (``request_finished``), when the status page or
-the ``ratelimit_guard`` command runs, or on an explicit :func:`flush`. A write runs in its own
-savepoint when the connection is inside an atomic block, so a database failure rolls back only
-the event, never poisons the caller's transaction, and never breaks a request: it is logged and
-the events are dropped (the log line and the metric still recorded the transition).
+metrics and queues the event (the breaker logs the transition itself). The queue is written to
+the database later, at a safe point: when a request finishes (``request_finished``), when the
+status page or the ``ratelimit_guard`` command runs, or on an explicit :func:`flush`. A write runs
+in its own savepoint when the connection is inside an atomic block, so a database failure rolls
+back only the event, never poisons the caller's transaction, and never breaks a request: it is
+logged and the events are dropped (the breaker's log line and the metric still record it).
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ def on_transition(scope: str, old: Any, new: Any, reason: str = "") -> None:
     old_name, new_name = _state_name(old), _state_name(new)
     metrics.observe_transition(scope, old_name, new_name)
     _pending.append(
-        PendingEvent(datetime.now(timezone.utc), os.getpid(), scope[:255], old_name, new_name, reason[:255])
+        PendingEvent(
+            datetime.now(timezone.utc), os.getpid(), scope[:255], old_name, new_name, reason[:255]
+        )
     )
 
 
@@ -93,14 +95,23 @@ def _write(batch: list[PendingEvent]) -> int:
         # A savepoint inside someone else's atomic block, a transaction of its own outside one.
         with transaction.atomic(using=alias):
             BreakerEvent.objects.db_manager(alias).bulk_create(
-                BreakerEvent(time=e.time, host=HOST, pid=e.pid, scope=e.scope, from_state=e.from_state,
-                             to_state=e.to_state, reason=e.reason)
+                BreakerEvent(
+                    time=e.time,
+                    host=HOST,
+                    pid=e.pid,
+                    scope=e.scope,
+                    from_state=e.from_state,
+                    to_state=e.to_state,
+                    reason=e.reason,
+                )
                 for e in batch
             )
             prune(alias)
     except Exception as exc:  # DatabaseError, or no database at all: never the caller's problem
         logger.error(
-            "Could not persist %d breaker event(s): %s", len(batch), exc,
+            "Could not persist %d breaker event(s): %s",
+            len(batch),
+            exc,
             extra={"event": "breaker_event_write_failed", "count": len(batch)},
         )
         return 0
@@ -144,4 +155,6 @@ def _flush_after_request(**kwargs: object) -> None:
 
 
 def install() -> None:
-    request_finished.connect(_flush_after_request, dispatch_uid="django_ratelimit_guard.events.flush")
+    request_finished.connect(
+        _flush_after_request, dispatch_uid="django_ratelimit_guard.events.flush"
+    )

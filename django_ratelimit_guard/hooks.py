@@ -39,7 +39,9 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    limiter.observers.extend([metrics.observe_result, top_clients.tracker, refresh_fallback_metrics])
+    limiter.observers.extend(
+        [metrics.observe_result, top_clients.tracker, refresh_fallback_metrics]
+    )
     events.install()
     resilience_bridge.add_global_listener(events.on_transition)
     from django_ratelimit_guard import guard

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 try:
     import prometheus_client as _prom
 except ImportError:  # pragma: no cover - exercised only without the "prometheus" extra
-    _prom = None
+    _prom = None  # type: ignore[assignment]
 
 #: Numeric encoding of breaker states for ``ratelimit_guard_breaker_state``.
 STATE_VALUES: Mapping[str, int] = {"closed": 0, "half_open": 1, "open": 2}

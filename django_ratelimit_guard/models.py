@@ -6,7 +6,7 @@ from django.db import models
 
 
 class BreakerEvent(models.Model):
-    """One circuit-breaker state change in one worker process (rare by design; history is pruned)."""
+    """One circuit-breaker state change in one worker process (rare by design; pruned)."""
 
     time = models.DateTimeField(db_index=True)
     host = models.CharField(max_length=255)
@@ -36,3 +36,6 @@ class Status(models.Model):
         )
         verbose_name = "status"
         verbose_name_plural = "status"
+
+    def __str__(self) -> str:
+        return "Rate limit guard status"

@@ -97,8 +97,15 @@ class Snapshot:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["events"] = [
-            {"time": e.time.isoformat(), "host": e.host, "pid": e.pid, "scope": e.scope,
-             "from_state": e.from_state, "to_state": e.to_state, "reason": e.reason}
+            {
+                "time": e.time.isoformat(),
+                "host": e.host,
+                "pid": e.pid,
+                "scope": e.scope,
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "reason": e.reason,
+            }
             for e in self.events
         ]
         data["fallback"]["fill_percent"] = self.fallback.fill_percent
@@ -131,13 +138,20 @@ def breaker_rows() -> list[BreakerRow] | None:
     rows = []
     for scope in sorted(breakers):
         s = breakers[scope].snapshot()
-        rows.append(BreakerRow(
-            scope=s.scope, state=str(getattr(s.state, "value", s.state)),
-            consecutive_failures=s.consecutive_failures, recent_failures=s.recent_failures,
-            recent_calls=s.recent_calls, opened_at=_epoch(s.opened_at),
-            next_probe_at=_epoch(s.next_probe_at), open_count=s.open_count,
-            current_reset_timeout=s.current_reset_timeout, forced=s.forced,
-        ))
+        rows.append(
+            BreakerRow(
+                scope=s.scope,
+                state=str(getattr(s.state, "value", s.state)),
+                consecutive_failures=s.consecutive_failures,
+                recent_failures=s.recent_failures,
+                recent_calls=s.recent_calls,
+                opened_at=_epoch(s.opened_at),
+                next_probe_at=_epoch(s.next_probe_at),
+                open_count=s.open_count,
+                current_reset_timeout=s.current_reset_timeout,
+                forced=s.forced,
+            )
+        )
     return rows
 
 
@@ -149,22 +163,36 @@ def fallback_status() -> FallbackStatus:
         return FallbackStatus(available=False)
     evictions = dict(store.evictions)
     metrics.refresh_fallback(store.entries, store.capacity, evictions)
-    return FallbackStatus(True, store.entries, store.capacity, evictions, guard_settings().fallback.warn_ratio)
+    return FallbackStatus(
+        True, store.entries, store.capacity, evictions, guard_settings().fallback.warn_ratio
+    )
 
 
 def policy_rows() -> list[PolicyRow]:
     configured = guard_settings().policies
-    return [_policy_row(p, "settings" if name in configured else "inline")
-            for name, p in sorted(registry.all_policies().items())]
+    return [
+        _policy_row(p, "settings" if name in configured else "inline")
+        for name, p in sorted(registry.all_policies().items())
+    ]
 
 
 def _policy_row(p: Policy, origin: str) -> PolicyRow:
-    rate = p.rate_text or (str(p.rate) if not callable(p.rate) else getattr(p.rate, "__qualname__", "callable"))
+    rate = p.rate_text or (
+        str(p.rate) if not callable(p.rate) else getattr(p.rate, "__qualname__", "callable")
+    )
     return PolicyRow(
-        name=p.name, rate=rate, algorithm=p.algorithm.value, key=p.key.spec,
-        fail_mode=p.fail_mode.value, methods=sorted(p.methods) if p.methods else [],
-        paths=list(p.paths), exempt_paths=list(p.exempt_paths), critical=p.critical, block=p.block,
-        fallback_rate=str(p.fallback_rate) if p.fallback_rate else "", origin=origin,
+        name=p.name,
+        rate=rate,
+        algorithm=p.algorithm.value,
+        key=p.key.spec,
+        fail_mode=p.fail_mode.value,
+        methods=sorted(p.methods) if p.methods else [],
+        paths=list(p.paths),
+        exempt_paths=list(p.exempt_paths),
+        critical=p.critical,
+        block=p.block,
+        fallback_rate=str(p.fallback_rate) if p.fallback_rate else "",
+        origin=origin,
     )
 
 
@@ -187,7 +215,7 @@ def probe_redis(with_top_clients: bool = True) -> tuple[RedisStatus, list[top_cl
             top_clients.read_commands(pipe, config.key_prefix, time.time())
             status.commands += 2
         replies = pipe.execute()
-    except Exception as exc:  # noqa: BLE001 - the page reports any failure, it never raises
+    except Exception as exc:
         status.error = f"{classify(exc)}: {exc}"[:300]
         return status, []
     info = replies[0]
@@ -202,8 +230,15 @@ def collect() -> Snapshot:
     rows = breaker_rows()
     recent, events_error = events.recent()
     return Snapshot(
-        host=socket.gethostname(), pid=os.getpid(), generated_at=datetime.now(timezone.utc),
-        redis=redis_status, fallback=fallback_status(), breakers_available=rows is not None,
-        breakers=rows or [], policies=policy_rows(), top_clients=clients, events=recent,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        generated_at=datetime.now(timezone.utc),
+        redis=redis_status,
+        fallback=fallback_status(),
+        breakers_available=rows is not None,
+        breakers=rows or [],
+        policies=policy_rows(),
+        top_clients=clients,
+        events=recent,
         events_error=events_error,
     )

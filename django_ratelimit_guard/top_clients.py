@@ -70,7 +70,7 @@ def _ip_label(value: str) -> str:
 
 
 def safe_label(policy: Policy, key_value: str) -> str:
-    """What the page may show of a key value. A key callable may offer ``func.safe_label(value)``."""
+    """The page's view of a key value; a key callable may offer ``func.safe_label(value)``."""
     spec = policy.key.spec
     custom = getattr(policy.key.func, "safe_label", None)
     if callable(custom):
@@ -152,7 +152,7 @@ class Tracker:
                 args += (member, count)
             key = bucket_key(guard_settings().key_prefix, int(now // BUCKET_SECONDS))
             self._script(keys=[key], args=args)
-        except Exception as exc:  # noqa: BLE001 - statistics must never fail a request
+        except Exception as exc:
             logger.debug("Could not record limited clients: %s", exc)
 
 
@@ -163,7 +163,9 @@ def read_commands(pipe: Any, prefix: str, now: float, shown: int = 20) -> None:
         pipe.zrevrange(bucket_key(prefix, b), 0, shown - 1, withscores=True)
 
 
-def parse(replies: Sequence[Sequence[tuple[bytes | str, float]]], shown: int = 20) -> list[TopClient]:
+def parse(
+    replies: Sequence[Sequence[tuple[bytes | str, float]]], shown: int = 20
+) -> list[TopClient]:
     totals: dict[str, float] = {}
     for reply in replies:
         for member, score in reply:

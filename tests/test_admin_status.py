@@ -22,7 +22,11 @@ def action_url(action: str) -> str:
 def staff(username: str, *perms: str) -> User:
     user = User.objects.create_user(username, password="pw", is_staff=True)
     for codename in perms:
-        user.user_permissions.add(Permission.objects.get(codename=codename, content_type__app_label="django_ratelimit_guard"))
+        user.user_permissions.add(
+            Permission.objects.get(
+                codename=codename, content_type__app_label="django_ratelimit_guard"
+            )
+        )
     return user
 
 
@@ -76,11 +80,13 @@ def test_page_shows_host_process_redis_facts_and_every_policy(viewer, redis):
     assert response.status_code == 200
     html = response.content.decode()
     assert f"process <strong>{os.getpid()}</strong>" in html
-    assert "reachable</span>" in html and "unreachable" not in html
+    assert "reachable</span>" in html
+    assert "unreachable" not in html
     assert "Server version</th><td>7." in html
     for name in ("login", "api", "burst"):
         assert f"<td>{name}</td>" in html
-    assert "token_bucket" in html and "closed" in html
+    assert "token_bucket" in html
+    assert "closed" in html
 
 
 def test_viewer_sees_no_action_buttons(viewer, redis):
@@ -103,7 +109,10 @@ def test_page_says_redis_is_unreachable_when_it_is_down(viewer, settings, redis)
     from tests.conftest import redis_cache
     from tests.redis_servers import free_port
 
-    settings.CACHES = {**settings.CACHES, "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0")}
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0"),
+    }
     response = viewer.get(reverse(STATUS))
     assert response.status_code == 200
     assert b"unreachable</span>" in response.content
@@ -125,7 +134,10 @@ def test_limited_client_is_listed_by_hash_and_safe_label(viewer, client, redis):
 def test_action_without_manage_guard_is_403_and_changes_nothing(viewer, client, redis):
     for _ in range(4):
         client.post("/login/", REMOTE_ADDR="198.51.100.1")
-    response = viewer.post(action_url("reset-client"), {"policy": "login", "key_value": "198.51.100.1", "confirm": "yes"})
+    response = viewer.post(
+        action_url("reset-client"),
+        {"policy": "login", "key_value": "198.51.100.1", "confirm": "yes"},
+    )
     assert response.status_code == 403
     assert client.post("/login/", REMOTE_ADDR="198.51.100.1").status_code == 429
 
@@ -133,7 +145,10 @@ def test_action_without_manage_guard_is_403_and_changes_nothing(viewer, client, 
 def test_get_on_an_action_changes_nothing(operator, client, redis):
     for _ in range(4):
         client.post("/login/", REMOTE_ADDR="198.51.100.2")
-    response = operator.get(action_url("reset-client"), {"policy": "login", "key_value": "198.51.100.2", "confirm": "yes"})
+    response = operator.get(
+        action_url("reset-client"),
+        {"policy": "login", "key_value": "198.51.100.2", "confirm": "yes"},
+    )
     assert response.status_code == 405
     assert client.post("/login/", REMOTE_ADDR="198.51.100.2").status_code == 429
     assert not LogEntry.objects.exists()
@@ -142,7 +157,9 @@ def test_get_on_an_action_changes_nothing(operator, client, redis):
 def test_action_asks_for_confirmation_before_acting(operator, client, redis):
     for _ in range(4):
         client.post("/login/", REMOTE_ADDR="198.51.100.3")
-    response = operator.post(action_url("reset-client"), {"policy": "login", "key_value": "198.51.100.3"})
+    response = operator.post(
+        action_url("reset-client"), {"policy": "login", "key_value": "198.51.100.3"}
+    )
     assert response.status_code == 200
     assert b'name="confirm" value="yes"' in response.content
     assert client.post("/login/", REMOTE_ADDR="198.51.100.3").status_code == 429
@@ -151,8 +168,12 @@ def test_action_asks_for_confirmation_before_acting(operator, client, redis):
 def test_confirmed_reset_client_unblocks_it_and_is_logged(operator, client, redis):
     for _ in range(4):
         client.post("/login/", REMOTE_ADDR="198.51.100.4")
-    response = operator.post(action_url("reset-client"), {"policy": "login", "key_value": "198.51.100.4", "confirm": "yes"})
-    assert response.status_code == 302 and response["Location"] == reverse(STATUS)
+    response = operator.post(
+        action_url("reset-client"),
+        {"policy": "login", "key_value": "198.51.100.4", "confirm": "yes"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse(STATUS)
     assert client.post("/login/", REMOTE_ADDR="198.51.100.4").status_code == 200
     entry = LogEntry.objects.get()
     assert entry.user.username == "operator"
@@ -166,7 +187,9 @@ def test_reset_client_by_digest_from_the_most_limited_list(operator, client, red
     for _ in range(4):
         client.post("/login/", REMOTE_ADDR="198.51.100.5")
     digest = hash_key_value("198.51.100.5", guard_settings().key_secret)
-    operator.post(action_url("reset-client"), {"policy": "login", "digest": digest, "confirm": "yes"})
+    operator.post(
+        action_url("reset-client"), {"policy": "login", "digest": digest, "confirm": "yes"}
+    )
     assert client.post("/login/", REMOTE_ADDR="198.51.100.5").status_code == 200
 
 
@@ -200,11 +223,14 @@ def test_actions_are_csrf_protected(redis):
 def test_force_open_then_reset_breaker_from_the_page(operator, redis):
     from django_ratelimit_guard.breaker import get_breaker
 
-    response = operator.post(action_url("force-open"), {"scope": "ratelimit", "reason": "upgrade", "confirm": "yes"})
+    response = operator.post(
+        action_url("force-open"), {"scope": "ratelimit", "reason": "upgrade", "confirm": "yes"}
+    )
     assert response.status_code == 302
     assert get_breaker("ratelimit").state.value == "open"
     html = operator.get(reverse(STATUS)).content.decode()
-    assert 'data-state="open"' in html and "(forced)" in html
+    assert 'data-state="open"' in html
+    assert "(forced)" in html
     assert "forced open: upgrade" in html  # the persisted transition is listed
     operator.post(action_url("reset-breaker"), {"scope": "ratelimit", "confirm": "yes"})
     assert get_breaker("ratelimit").state.value == "closed"
@@ -212,7 +238,9 @@ def test_force_open_then_reset_breaker_from_the_page(operator, redis):
 
 
 def test_unknown_breaker_scope_is_reported(operator, redis):
-    response = operator.post(action_url("reset-breaker"), {"scope": "nope", "confirm": "yes"}, follow=True)
+    response = operator.post(
+        action_url("reset-breaker"), {"scope": "nope", "confirm": "yes"}, follow=True
+    )
     assert "No circuit breaker has the scope" in response.content.decode()
 
 

@@ -25,14 +25,18 @@ def run(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def redis_down(settings):
-    settings.CACHES = {**settings.CACHES, "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0")}
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0"),
+    }
 
 
 def test_status_table_lists_redis_and_policies_and_exits_0(redis):
     code, out = run("status")
     assert code == 0
     assert "Redis (ratelimit): reachable" in out
-    assert "login" in out and "token_bucket" in out
+    assert "login" in out
+    assert "token_bucket" in out
 
 
 def test_status_json_is_machine_readable(redis):

@@ -32,7 +32,12 @@ def test_queued_event_is_written_when_a_request_finishes(client, redis):
     events.on_transition("ev", "closed", "open", "timeout")
     client.get("/plain/")
     event = BreakerEvent.objects.get()
-    assert (event.scope, event.from_state, event.to_state, event.reason) == ("ev", "closed", "open", "timeout")
+    assert (event.scope, event.from_state, event.to_state, event.reason) == (
+        "ev",
+        "closed",
+        "open",
+        "timeout",
+    )
     assert event.pid == os.getpid()
     assert event.host == events.HOST
     assert events.pending_count() == 0
@@ -54,7 +59,9 @@ def test_history_is_pruned_to_the_newest_events(monkeypatch):
         events.on_transition("ev", "closed", "open", f"n{i}")
     events.flush()
     events.prune(keep=5)
-    assert sorted(BreakerEvent.objects.values_list("reason", flat=True)) == [f"n{i}" for i in range(3, 8)]
+    assert sorted(BreakerEvent.objects.values_list("reason", flat=True)) == [
+        f"n{i}" for i in range(3, 8)
+    ]
 
 
 def test_pending_queue_is_bounded():
@@ -63,7 +70,9 @@ def test_pending_queue_is_bounded():
     assert events.pending_count() == events.MAX_PENDING
 
 
-def test_database_failure_is_logged_and_does_not_poison_the_callers_transaction(monkeypatch, caplog):
+def test_database_failure_is_logged_and_does_not_poison_the_callers_transaction(
+    monkeypatch, caplog
+):
     def broken(*args, **kwargs):
         raise DatabaseError("disk full")
 

@@ -44,7 +44,9 @@ def test_every_spec_metric_exists_with_exactly_its_bounded_labels():
 
 
 def test_every_gauge_has_a_deliberate_multiprocess_mode_and_no_enum_is_used():
-    gauges = {m._name: m._multiprocess_mode for m in metrics.METRICS.values() if isinstance(m, Gauge)}
+    gauges = {
+        m._name: m._multiprocess_mode for m in metrics.METRICS.values() if isinstance(m, Gauge)
+    }
     assert gauges == {
         "ratelimit_guard_breaker_state": "livemax",
         "ratelimit_guard_fallback_entries": "livesum",
@@ -56,8 +58,9 @@ def test_every_gauge_has_a_deliberate_multiprocess_mode_and_no_enum_is_used():
 @pytest.mark.django_db
 def test_allowed_and_limited_decisions_are_counted_by_policy_and_source(client, redis):
     labels = {"policy": "login", "source": "redis"}
-    allowed, limited = value("ratelimit_guard_decisions_total", outcome="allowed", **labels), value(
-        "ratelimit_guard_decisions_total", outcome="limited", **labels
+    allowed, limited = (
+        value("ratelimit_guard_decisions_total", outcome="allowed", **labels),
+        value("ratelimit_guard_decisions_total", outcome="limited", **labels),
     )
     for _ in range(4):
         client.post("/login/", REMOTE_ADDR="192.0.2.50")
@@ -74,20 +77,38 @@ def test_each_redis_store_call_is_timed(client, redis):
 
 @pytest.mark.django_db
 def test_store_errors_are_counted_by_scope_and_kind(client, settings):
-    settings.CACHES = {**settings.CACHES, "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0")}
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0"),
+    }
     before = value("ratelimit_guard_store_errors_total", scope="ratelimit", error="connection")
     memory_calls = value("ratelimit_guard_store_latency_seconds_count", store="memory")
     assert client.get("/api/items/").status_code == 200  # fail_mode memory
-    assert value("ratelimit_guard_store_errors_total", scope="ratelimit", error="connection") == before + 1
+    assert (
+        value("ratelimit_guard_store_errors_total", scope="ratelimit", error="connection")
+        == before + 1
+    )
     assert value("ratelimit_guard_store_latency_seconds_count", store="memory") == memory_calls + 1
 
 
 def test_transition_sets_the_state_gauge_and_counts_the_transition():
-    before = value("ratelimit_guard_breaker_transitions_total", scope="m-scope", from_state="closed", to_state="open")
+    before = value(
+        "ratelimit_guard_breaker_transitions_total",
+        scope="m-scope",
+        from_state="closed",
+        to_state="open",
+    )
     events.on_transition("m-scope", "closed", "open", "test")
     assert value("ratelimit_guard_breaker_state", scope="m-scope") == 2
-    assert value("ratelimit_guard_breaker_transitions_total", scope="m-scope", from_state="closed",
-                 to_state="open") == before + 1
+    assert (
+        value(
+            "ratelimit_guard_breaker_transitions_total",
+            scope="m-scope",
+            from_state="closed",
+            to_state="open",
+        )
+        == before + 1
+    )
     events.on_transition("m-scope", "open", "half_open", "probe")
     assert value("ratelimit_guard_breaker_state", scope="m-scope") == 1
     events._pending.clear()
@@ -117,7 +138,11 @@ def test_a_transition_logs_one_structured_line(caplog):
         breaker.force_open("maintenance")
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
-    assert (record.scope, record.new_state, record.reason) == ("log-scope", "open", "forced open: maintenance")  # type: ignore[attr-defined]
+    assert (record.scope, record.new_state, record.reason) == (
+        "log-scope",
+        "open",
+        "forced open: maintenance",
+    )  # type: ignore[attr-defined]
     assert value("ratelimit_guard_breaker_state", scope="log-scope") == 2
     events._pending.clear()
 
@@ -133,10 +158,19 @@ def _merged(directory: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 
 
 def _worker(directory: Path, state: str, limited: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory), "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.metrics_worker", state, str(limited)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-                            cwd=Path(__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.metrics_worker", state, str(limited)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     return proc
@@ -148,8 +182,10 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 def test_two_worker_processes_merge_counters_and_report_the_worst_live_breaker_state(tmp_path):
     state = ("ratelimit_guard_breaker_state", (("scope", "ratelimit"),))
-    limited = ("ratelimit_guard_decisions_total",
-               (("outcome", "limited"), ("policy", "login"), ("source", "redis")))
+    limited = (
+        "ratelimit_guard_decisions_total",
+        (("outcome", "limited"), ("policy", "login"), ("source", "redis")),
+    )
     opened = _worker(tmp_path, "open", 2)
     healthy = _worker(tmp_path, "closed", 3)
     try:

@@ -19,8 +19,13 @@ from tests.conftest import redis_cache
 from tests.redis_servers import RedisServer
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "status-page.png"
 STATUS_PATH = "/admin/django_ratelimit_guard/status/"
 
@@ -29,7 +34,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def get_status(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our live server
+        with urllib.request.urlopen(url, timeout=5) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         exc.close()
@@ -84,13 +89,16 @@ def test_operator_sees_redis_fail_and_unblocks_a_client(live_server, own_redis, 
     page.fill("#id_password", "correct horse")
     page.click("input[type=submit]")
     page.wait_for_url(f"**{STATUS_PATH}")
-    assert page.locator("#rlg-breakers tr[data-scope=ratelimit]").get_attribute("data-state") == "closed"
+    assert (
+        page.locator("#rlg-breakers tr[data-scope=ratelimit]").get_attribute("data-state")
+        == "closed"
+    )
     row = page.locator("#rlg-clients tr.rlg-client", has_text="127.0.0.0/24")
     assert row.locator("td").first.inner_text() == "api"
 
     # Reset that client from its row, confirm, and it is allowed again.
     row.locator("input[type=submit][value='Reset client']").click()
-    page.click("input[type=submit][value='Yes, I’m sure']")
+    page.click("form input[name=confirm] ~ input[type=submit]")
     page.wait_for_url(f"**{STATUS_PATH}")
     assert "was reset" in page.locator("ul.messagelist").inner_text()
     assert get_status(api) == 200
@@ -111,5 +119,7 @@ def test_operator_sees_redis_fail_and_unblocks_a_client(live_server, own_redis, 
     # The admin's dark theme (it follows prefers-color-scheme): the same page, still readable.
     page.emulate_media(color_scheme="dark")
     page.reload()
-    assert page.locator("#rlg-breakers tr[data-scope=ratelimit]").get_attribute("data-state") == "open"
+    assert (
+        page.locator("#rlg-breakers tr[data-scope=ratelimit]").get_attribute("data-state") == "open"
+    )
     page.screenshot(path=str(SCREENSHOT.with_name("status-page-dark.png")), full_page=True)

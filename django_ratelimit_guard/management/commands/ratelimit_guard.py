@@ -29,7 +29,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="subcommand")
-        st = sub.add_parser("status", help="Redis, fallback store, breakers, policies, recent events.")
+        st = sub.add_parser(
+            "status", help="Redis, fallback store, breakers, policies, recent events."
+        )
         st.add_argument("--json", action="store_true", help="Print one JSON document.")
         rk = sub.add_parser("reset-key", help="Clear one client's counter of a policy.")
         rk.add_argument("policy")
@@ -71,42 +73,81 @@ class Command(BaseCommand):
         w(f"Host {snap.host}, process {snap.pid}, {snap.generated_at:%Y-%m-%d %H:%M:%S} UTC")
         r = snap.redis
         if r.reachable:
-            w(f"Redis ({r.alias}): reachable, rtt {r.rtt_ms} ms, version {r.version}, memory {r.used_memory_human}")
+            w(
+                f"Redis ({r.alias}): reachable, rtt {r.rtt_ms} ms, version {r.version}, "
+                f"memory {r.used_memory_human}"
+            )
         else:
             w(f"Redis ({r.alias}): UNREACHABLE ({r.error})")
         f = snap.fallback
         if f.available:
             evictions = ", ".join(f"{k}={v}" for k, v in f.evictions.items()) or "none"
-            w(f"Fallback store: {f.entries}/{f.capacity} entries ({f.fill_percent}%), evictions: {evictions}")
+            w(
+                f"Fallback store: {f.entries}/{f.capacity} entries ({f.fill_percent}%), "
+                f"evictions: {evictions}"
+            )
         w("")
         if snap.breakers_available:
-            self._table(["scope", "state", "failures", "opened at", "next probe", "opens"], [
-                [b.scope, b.state + (" (forced)" if b.forced else ""), f"{b.recent_failures}/{b.recent_calls}",
-                 _time(b.opened_at), _time(b.next_probe_at), str(b.open_count)] for b in snap.breakers
-            ])
+            self._table(
+                ["scope", "state", "failures", "opened at", "next probe", "opens"],
+                [
+                    [
+                        b.scope,
+                        b.state + (" (forced)" if b.forced else ""),
+                        f"{b.recent_failures}/{b.recent_calls}",
+                        _time(b.opened_at),
+                        _time(b.next_probe_at),
+                        str(b.open_count),
+                    ]
+                    for b in snap.breakers
+                ],
+            )
             w("")
-        self._table(["policy", "rate", "algorithm", "key", "fail mode", "paths", "critical"], [
-            [p.name, p.rate, p.algorithm, p.key, p.fail_mode, ",".join(p.paths) or "-", "yes" if p.critical else "no"]
-            for p in snap.policies
-        ])
+        self._table(
+            ["policy", "rate", "algorithm", "key", "fail mode", "paths", "critical"],
+            [
+                [
+                    p.name,
+                    p.rate,
+                    p.algorithm,
+                    p.key,
+                    p.fail_mode,
+                    ",".join(p.paths) or "-",
+                    "yes" if p.critical else "no",
+                ]
+                for p in snap.policies
+            ],
+        )
         if snap.top_clients:
             w("")
-            self._table(["policy", "client", "label", "limited"], [
-                [c.policy, c.digest, c.label or "-", str(c.count)] for c in snap.top_clients
-            ])
+            self._table(
+                ["policy", "client", "label", "limited"],
+                [[c.policy, c.digest, c.label or "-", str(c.count)] for c in snap.top_clients],
+            )
         if snap.events_error:
             w(f"\nBreaker events could not be read: {snap.events_error}")
         if snap.events:
             w("")
-            self._table(["time", "scope", "from", "to", "reason", "host:pid"], [
-                [f"{e.time:%Y-%m-%d %H:%M:%S}", e.scope, e.from_state, e.to_state, e.reason, f"{e.host}:{e.pid}"]
-                for e in snap.events[:20]
-            ])
+            self._table(
+                ["time", "scope", "from", "to", "reason", "host:pid"],
+                [
+                    [
+                        f"{e.time:%Y-%m-%d %H:%M:%S}",
+                        e.scope,
+                        e.from_state,
+                        e.to_state,
+                        e.reason,
+                        f"{e.host}:{e.pid}",
+                    ]
+                    for e in snap.events[:20]
+                ],
+            )
 
     def _table(self, header: list[str], rows: list[list[str]]) -> None:
-        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
         for row in [header, *rows]:
-            self.stdout.write("  ".join(str(c).ljust(n) for c, n in zip(row, widths)).rstrip())
+            cells = (str(c).ljust(n) for c, n in zip(row, widths, strict=True))
+            self.stdout.write("  ".join(cells).rstrip())
 
     def _check_redis(self, as_json: bool) -> None:
         from django_ratelimit_guard import guard
@@ -136,8 +177,11 @@ class Command(BaseCommand):
                 f"script loaded, version {report['server_version']}"
             )
         if not report["ok"]:
-            raise CommandError(f"Redis ({report['alias']}) check failed: {report.get('error', 'script sha mismatch')}",
-                               returncode=EXIT_DEGRADED)
+            raise CommandError(
+                f"Redis ({report['alias']}) check failed: "
+                f"{report.get('error', 'script sha mismatch')}",
+                returncode=EXIT_DEGRADED,
+            )
 
 
 def _time(value: Any) -> str:
