@@ -94,3 +94,18 @@ def test_check_redis_exits_1_when_unreachable(redis_down):
 def test_missing_subcommand_is_a_usage_error():
     with pytest.raises(CommandError, match="subcommand"):
         call_command("ratelimit_guard")
+
+
+def test_reset_breaker_closes_a_forced_open_breaker(redis):
+    from django_ratelimit_guard.breaker import get_breaker
+
+    get_breaker("ratelimit").force_open("test")
+    code, out = run("reset-breaker", "ratelimit")
+    assert code == 0, out
+    assert get_breaker("ratelimit").state.value == "closed"
+
+
+def test_reset_breaker_with_unknown_scope_exits_2(redis):
+    code, out = run("reset-breaker", "nope")
+    assert code == 2
+    assert "Known scopes: ratelimit" in out
