@@ -16,3 +16,7 @@ class RateLimitGuardConfig(AppConfig):
         # WSGI/ASGI servers never run system checks: fail at startup, listing every problem,
         # rather than with a 500 on the first request.
         guard_settings()
+
+        from django_ratelimit_guard import hooks
+
+        hooks.install()  # metrics, limited-client tracking, persisted breaker events
