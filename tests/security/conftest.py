@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,12 +48,12 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 @pytest.fixture
-def signed(settings: Any, clock: Clock) -> Iterator[Any]:
+def signed(settings: Any, clock: Clock) -> Any:
     """Settings with SignedRequestMiddleware alone in MIDDLEWARE (no Redis configured yet)."""
     settings.RATELIMIT_GUARD = signing_config()
     settings.MIDDLEWARE = [SIGNED_MIDDLEWARE]
     settings.ROOT_URLCONF = "tests.security.urls"
-    yield settings
+    return settings
 
 
 @pytest.fixture
@@ -64,16 +63,27 @@ def signed_redis(signed: Any, redis: Any) -> Any:
 
 
 def signed_headers(
-    method: str = "GET", path: str = "/api/items/", body: bytes = b"", *,
-    key_id: str = KEY_ID, secret: str = SECRET, timestamp: int = NOW, nonce: str | None = None,
+    method: str = "GET",
+    path: str = "/api/items/",
+    body: bytes = b"",
+    *,
+    key_id: str = KEY_ID,
+    secret: str = SECRET,
+    timestamp: int = NOW,
+    nonce: str | None = None,
 ) -> dict[str, str]:
     """Django test-client ``extra`` carrying the Authorization header for this request."""
-    headers = sign(method, f"http://{HOST}{path}", body, key_id, secret, timestamp=timestamp, nonce=nonce)
+    headers = sign(
+        method, f"http://{HOST}{path}", body, key_id, secret, timestamp=timestamp, nonce=nonce
+    )
     return {"HTTP_AUTHORIZATION": headers["Authorization"]}
 
 
 def send(
-    client: Client, method: str = "GET", path: str = "/api/items/", body: bytes = b"",
+    client: Client,
+    method: str = "GET",
+    path: str = "/api/items/",
+    body: bytes = b"",
     **extra: Any,
 ) -> Any:
     return client.generic(method, path, body, content_type="application/octet-stream", **extra)

@@ -26,10 +26,19 @@ REFUSAL = {"error": "invalid or missing request signature"}
 
 
 def test_signed_request_reaches_the_view_with_its_key_id(signed_redis: Any) -> None:
-    response = send(Client(), "POST", "/api/items/?b=2&a=1", b'{"x": 1}',
-                    **signed_headers("POST", "/api/items/?b=2&a=1", b'{"x": 1}'))
+    response = send(
+        Client(),
+        "POST",
+        "/api/items/?b=2&a=1",
+        b'{"x": 1}',
+        **signed_headers("POST", "/api/items/?b=2&a=1", b'{"x": 1}'),
+    )
     assert response.status_code == 200
-    assert response.json() == {"api_key_id": KEY_ID, "body_length": 8, "query": [["a", ["1"]], ["b", ["2"]]]}
+    assert response.json() == {
+        "api_key_id": KEY_ID,
+        "body_length": 8,
+        "query": [["a", ["1"]], ["b", ["2"]]],
+    }
 
 
 def test_a_rotated_out_secret_still_verifies_while_listed(signed_redis: Any) -> None:
@@ -39,13 +48,11 @@ def test_a_rotated_out_secret_still_verifies_while_listed(signed_redis: Any) -> 
 
 
 def test_each_key_id_verifies_only_with_its_own_secrets(signed_redis: Any) -> None:
-    assert send(Client(), **signed_headers(key_id=OTHER_KEY_ID, secret=OTHER_SECRET)).status_code == 200
+    assert (
+        send(Client(), **signed_headers(key_id=OTHER_KEY_ID, secret=OTHER_SECRET)).status_code
+        == 200
+    )
     assert send(Client(), **signed_headers(key_id=OTHER_KEY_ID, secret=SECRET)).status_code == 401
-
-
-def _tamper(**changes: Any) -> dict[str, Any]:
-    """A request signed for one thing and sent as another."""
-    return changes
 
 
 # (name, what is signed, what is sent, reason counted)
@@ -65,9 +72,15 @@ FAILURES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "signed_as", "sent_as", "reason"), FAILURES, ids=[f[0] for f in FAILURES])
+@pytest.mark.parametrize(
+    ("name", "signed_as", "sent_as", "reason"), FAILURES, ids=[f[0] for f in FAILURES]
+)
 def test_every_failure_is_the_same_401_and_counts_its_reason(
-    signed_redis: Any, name: str, signed_as: dict[str, Any] | None, sent_as: dict[str, Any], reason: str
+    signed_redis: Any,
+    name: str,
+    signed_as: dict[str, Any] | None,
+    sent_as: dict[str, Any],
+    reason: str,
 ) -> None:
     sent = dict(sent_as)
     method = sent.pop("method", (signed_as or {}).get("method", "GET"))
@@ -83,7 +96,9 @@ def test_every_failure_is_the_same_401_and_counts_its_reason(
     assert failure_count(reason) == before + 1
 
 
-def test_refusals_are_logged_with_their_reason(signed_redis: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_refusals_are_logged_with_their_reason(
+    signed_redis: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     send(Client(), **signed_headers(key_id="nobody"))
     assert any(getattr(r, "reason", None) == "unknown_key" for r in caplog.records)
 
@@ -107,13 +122,17 @@ def test_a_replay_after_the_window_is_refused_by_the_clock(signed_redis: Any, cl
     assert send(Client(), **headers).status_code == 401
 
 
-def test_the_nonce_lives_twice_the_skew_under_the_key_prefix_and_a_hash_tag(signed_redis: Any) -> None:
+def test_the_nonce_lives_twice_the_skew_under_the_key_prefix_and_a_hash_tag(
+    signed_redis: Any,
+) -> None:
     assert send(Client(), **signed_headers(nonce="ttl-checked-nonce-01")).status_code == 200
     keys = signed_redis.client().keys("*")
     assert len(keys) == 1
     key = keys[0].decode()
-    assert key.startswith("rlg:{") and key.endswith("}:nonce")
-    assert "ttl-checked" not in key and KEY_ID not in key  # hashed, like every key value
+    assert key.startswith("rlg:{")
+    assert key.endswith("}:nonce")
+    assert "ttl-checked" not in key  # hashed, like every key value
+    assert KEY_ID not in key
     assert 2 * SKEW - 2 <= signed_redis.client().ttl(key) <= 2 * SKEW
 
 
@@ -125,9 +144,18 @@ def test_the_same_nonce_under_another_key_id_is_not_a_replay(signed_redis: Any) 
 
 @pytest.mark.parametrize(
     ("offset", "status"),
-    [(-SKEW - 1, 401), (-SKEW, 200), (-SKEW + 1, 200), (SKEW - 1, 200), (SKEW, 200), (SKEW + 1, 401)],
+    [
+        (-SKEW - 1, 401),
+        (-SKEW, 200),
+        (-SKEW + 1, 200),
+        (SKEW - 1, 200),
+        (SKEW, 200),
+        (SKEW + 1, 401),
+    ],
 )
-def test_the_skew_window_is_symmetric(signed_redis: Any, clock: Clock, offset: int, status: int) -> None:
+def test_the_skew_window_is_symmetric(
+    signed_redis: Any, clock: Clock, offset: int, status: int
+) -> None:
     clock.now = NOW + offset
     assert send(Client(), **signed_headers(timestamp=NOW)).status_code == status
 
@@ -148,7 +176,9 @@ def test_a_refused_request_stores_no_nonce(signed_redis: Any) -> None:
     assert signed_redis.client().dbsize() == 0
 
 
-def test_a_body_over_the_upload_limit_is_413_before_any_crypto(signed_redis: Any, settings: Any) -> None:
+def test_a_body_over_the_upload_limit_is_413_before_any_crypto(
+    signed_redis: Any, settings: Any
+) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     body = b"x" * 1001
     response = send(Client(), "POST", "/api/items/", body, **signed_headers("POST", body=body))
@@ -157,7 +187,9 @@ def test_a_body_over_the_upload_limit_is_413_before_any_crypto(signed_redis: Any
 
 
 def test_a_malformed_content_length_is_refused_not_a_500(signed_redis: Any) -> None:
-    response = send(Client(), "POST", "/api/items/", b"", CONTENT_LENGTH="abc", **signed_headers("POST"))
+    response = send(
+        Client(), "POST", "/api/items/", b"", CONTENT_LENGTH="abc", **signed_headers("POST")
+    )
     assert response.status_code == 401
 
 
@@ -176,7 +208,9 @@ async def test_async_stack_verifies_and_refuses(signed_redis: Any) -> None:
     ok = await client.get("/api/async/", headers=_asgi(signed_headers(path="/api/async/")))
     assert ok.status_code == 200
     assert json.loads(ok.content) == {"api_key_id": KEY_ID}
-    bad = await client.get("/api/async/", headers=_asgi(signed_headers(path="/api/async/", secret="w" * 40)))
+    bad = await client.get(
+        "/api/async/", headers=_asgi(signed_headers(path="/api/async/", secret="w" * 40))
+    )
     assert bad.status_code == 401
     assert json.loads(bad.content) == REFUSAL
 
@@ -188,7 +222,9 @@ async def test_async_replay_is_refused(signed_redis: Any) -> None:
     assert (await client.get("/api/async/?q=caf%C3%A9", headers=headers)).status_code == 401
 
 
-def test_policies_keyed_on_api_key_count_per_verified_key_id(signed_redis: Any, settings: Any) -> None:
+def test_policies_keyed_on_api_key_count_per_verified_key_id(
+    signed_redis: Any, settings: Any
+) -> None:
     config = dict(settings.RATELIMIT_GUARD)
     config["POLICIES"] = {"per-client": {"rate": "2/m", "key": "api_key", "paths": ["/api/"]}}
     settings.RATELIMIT_GUARD = config

@@ -34,7 +34,9 @@ def _fail_mode(settings: Any, mode: str) -> None:
     settings.RATELIMIT_GUARD = config
 
 
-def test_nonce_store_down_with_fail_mode_closed_is_503(own_redis: RedisServer, settings: Any) -> None:
+def test_nonce_store_down_with_fail_mode_closed_is_503(
+    own_redis: RedisServer, settings: Any
+) -> None:
     _fail_mode(settings, "closed")
     own_redis.stop()
     before = failure_count("nonce_store")
@@ -88,7 +90,10 @@ def test_a_full_memory_nonce_cache_refuses_instead_of_forgetting_live_nonces(
     _fail_mode(settings, "memory")
     monkeypatch.setattr(signing_nonces, "memory_cache", MemoryNonceCache(max_entries=2))
     own_redis.stop()
-    statuses = [send(Client(), **signed_headers(nonce=f"fill-the-cache-{i:04d}")).status_code for i in range(3)]
+    statuses = [
+        send(Client(), **signed_headers(nonce=f"fill-the-cache-{i:04d}")).status_code
+        for i in range(3)
+    ]
     assert statuses == [200, 200, 503]
 
 
@@ -109,7 +114,9 @@ def test_memory_nonce_cache_expires_entries_after_their_ttl() -> None:
     assert len(cache) == 2
 
 
-def test_an_open_breaker_skips_redis_for_nonces(signed: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_open_breaker_skips_redis_for_nonces(
+    signed: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _fail_mode(settings, "memory")
     monkeypatch.setattr(signing_nonces, "_redis_usable", lambda config: False)
 

@@ -25,19 +25,24 @@ VECTOR_NONCE = "0123456789abcdef"
 # Published in docs/signing.md; the signatures were cross-checked with `openssl dgst -hmac`.
 VECTORS = [
     (
-        "GET", "https://api.example.com/v1/items?page=2&sort=name", b"",
+        "GET",
+        "https://api.example.com/v1/items?page=2&sort=name",
+        b"",
         "RLG1\nGET\n/v1/items\npage=2&sort=name\napi.example.com\n1700000000\n0123456789abcdef\n"
         "client-1\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         "c1fe92b6be414cae97ce861d33d768d5403d139f95a380dd4a9ec275af04cbea",
     ),
     (
-        "POST", "https://api.example.com/v1/items", b'{"name":"widget","qty":3}',
+        "POST",
+        "https://api.example.com/v1/items",
+        b'{"name":"widget","qty":3}',
         "RLG1\nPOST\n/v1/items\n\napi.example.com\n1700000000\n0123456789abcdef\n"
         "client-1\n618f4ae1675857bbc1afcc299ef926f5a6d97908d66847e874ed0a07368dc2c8",
         "a6acddbd4e29025db1dd44373eda11adec21447d2acf1249a5a954ec302650d9",
     ),
     (
-        "PUT", "https://API.example.com:8443/v1/caf%C3%A9/items?b=2&a=%7E&a=1&q=caf%C3%A9+au+lait&flag",
+        "PUT",
+        "https://API.example.com:8443/v1/caf%C3%A9/items?b=2&a=%7E&a=1&q=caf%C3%A9+au+lait&flag",
         b"hello\n",
         "RLG1\nPUT\n/v1/caf\u00e9/items\na=1&a=~&b=2&flag=&q=caf%C3%A9%20au%20lait\napi.example.com:8443\n"
         "1700000000\n0123456789abcdef\nclient-1\n"
@@ -62,11 +67,19 @@ def test_our_vectors_give_the_published_string_to_sign_and_signature(
 
     parts = urlsplit(url)
     sts = signing.string_to_sign(
-        method, signing.decoded_path(parts.path), parts.query, signing.url_host(url), VECTOR_TS,
-        VECTOR_NONCE, "client-1", body,
+        method,
+        signing.decoded_path(parts.path),
+        parts.query,
+        signing.url_host(url),
+        VECTOR_TS,
+        VECTOR_NONCE,
+        "client-1",
+        body,
     )
     assert sts == expected_sts.encode()
-    headers = sign(method, url, body, "client-1", VECTOR_SECRET, timestamp=VECTOR_TS, nonce=VECTOR_NONCE)
+    headers = sign(
+        method, url, body, "client-1", VECTOR_SECRET, timestamp=VECTOR_TS, nonce=VECTOR_NONCE
+    )
     assert headers == {
         "Authorization": f"RLG1-HMAC-SHA256 keyId=client-1,ts=1700000000,nonce={VECTOR_NONCE},"
         f"sig={expected_sig}"
@@ -135,12 +148,18 @@ def test_distinct_raw_bytes_never_share_a_canonical_query() -> None:
         ("RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64 + ",", "malformed"),
         ("RLG1-HMAC-SHA256 keyId=a, ts=1,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
         ("RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=0123456789abcdef", "malformed"),
-        ("RLG1-HMAC-SHA256 keyId=a,keyId=a,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
-        ("RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64 + ",x=1", "malformed"),
+        (
+            "RLG1-HMAC-SHA256 keyId=a,keyId=a,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64,
+            "malformed",
+        ),
+        (
+            "RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64 + ",x=1",
+            "malformed",
+        ),
         ("RLG1-HMAC-SHA256 keyId=a,ts=-1,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
         ("RLG1-HMAC-SHA256 keyId=a,ts=01,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
         ("RLG1-HMAC-SHA256 keyId=a,ts=1.5,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
-        ("RLG1-HMAC-SHA256 keyId=a,ts=１,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
+        ("RLG1-HMAC-SHA256 keyId=a,ts=\uff11,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
         ("RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=short,sig=" + "0" * 64, "malformed"),
         ("RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=" + "n" * 65 + ",sig=" + "0" * 64, "malformed"),
         ("RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=0123456789abcde!,sig=" + "0" * 64, "malformed"),
@@ -148,13 +167,24 @@ def test_distinct_raw_bytes_never_share_a_canonical_query() -> None:
         ("RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=0123456789abcdef,sig=" + "A" * 64, "malformed"),
         ("RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=0123456789abcdef,sig=" + "0" * 65, "malformed"),
         ("RLG1-HMAC-SHA256 keyId=a\u00e9,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
-        ("RLG1-HMAC-SHA256 keyId=\xff\xfe,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
+        (
+            "RLG1-HMAC-SHA256 keyId=\xff\xfe,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64,
+            "malformed",
+        ),
         ("RLG1-HMAC-SHA256 keyId=,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
-        ("RLG1-HMAC-SHA256 keyId=" + "k" * 65 + ",ts=1,nonce=0123456789abcdef,sig=" + "0" * 64, "malformed"),
-        ("RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64 + " " * 500, "malformed"),
+        (
+            "RLG1-HMAC-SHA256 keyId=" + "k" * 65 + ",ts=1,nonce=0123456789abcdef,sig=" + "0" * 64,
+            "malformed",
+        ),
+        (
+            "RLG1-HMAC-SHA256 keyId=a,ts=1,nonce=0123456789abcdef,sig=" + "0" * 64 + " " * 500,
+            "malformed",
+        ),
     ],
 )
-def test_parse_authorization_refuses_anything_but_the_exact_format(header: str | None, reason: str) -> None:
+def test_parse_authorization_refuses_anything_but_the_exact_format(
+    header: str | None, reason: str
+) -> None:
     with pytest.raises(SignatureError) as info:
         parse_authorization(header)
     assert info.value.reason == reason
@@ -162,7 +192,9 @@ def test_parse_authorization_refuses_anything_but_the_exact_format(header: str |
 
 def test_parse_authorization_accepts_fields_in_any_order() -> None:
     sig = "ab" * 32
-    parsed = parse_authorization(f"RLG1-HMAC-SHA256 sig={sig},nonce=0123456789abcdef,ts=0,keyId=k.1")
+    parsed = parse_authorization(
+        f"RLG1-HMAC-SHA256 sig={sig},nonce=0123456789abcdef,ts=0,keyId=k.1"
+    )
     assert parsed == Credentials("k.1", 0, "0123456789abcdef", sig.encode())
 
 
@@ -192,7 +224,9 @@ def test_verify_refuses(credentials: Credentials, reason: str) -> None:
     assert info.value.reason == reason
 
 
-def test_verify_does_the_same_number_of_hmacs_for_known_and_unknown_key_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_does_the_same_number_of_hmacs_for_known_and_unknown_key_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     calls: list[bytes] = []
     real = signing.signature
 
@@ -206,7 +240,9 @@ def test_verify_does_the_same_number_of_hmacs_for_known_and_unknown_key_ids(monk
     for key_id in ("one", "two", "unknown"):
         calls.clear()
         with pytest.raises(SignatureError):
-            verify_signature(Credentials(key_id, 1, "0123456789abcdef", b"0" * 64), b"m", keys, slots=2)
+            verify_signature(
+                Credentials(key_id, 1, "0123456789abcdef", b"0" * 64), b"m", keys, slots=2
+            )
         counts.append(len(calls))
     assert counts == [2, 2, 2]
 

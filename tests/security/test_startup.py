@@ -24,8 +24,10 @@ def _ids() -> list[str]:
 def _startup_errors() -> list[str]:
     """The messages of both startup paths: the app's ready() and the middleware constructor."""
     messages = []
-    for start in (apps.get_app_config("django_ratelimit_guard").ready,
-                  lambda: SignedRequestMiddleware(lambda request: HttpResponse())):
+    for start in (
+        apps.get_app_config("django_ratelimit_guard").ready,
+        lambda: SignedRequestMiddleware(lambda request: HttpResponse()),
+    ):
         with pytest.raises(ImproperlyConfigured) as info:
             start()
         messages.append(str(info.value))
@@ -35,11 +37,27 @@ def _startup_errors() -> list[str]:
 @pytest.mark.parametrize(
     ("signing", "check_id", "setting"),
     [
-        ({"KEYS": {"c": [SHORT_SECRET]}}, "ratelimit_guard.E021", "RATELIMIT_GUARD['SIGNING']['KEYS']['c'][0]"),
-        ({"KEYS": {"c": [GOOD_SECRET], "d": [GOOD_SECRET]}}, "ratelimit_guard.E022", "['KEYS']['d'][0]"),
+        (
+            {"KEYS": {"c": [SHORT_SECRET]}},
+            "ratelimit_guard.E021",
+            "RATELIMIT_GUARD['SIGNING']['KEYS']['c'][0]",
+        ),
+        (
+            {"KEYS": {"c": [GOOD_SECRET], "d": [GOOD_SECRET]}},
+            "ratelimit_guard.E022",
+            "['KEYS']['d'][0]",
+        ),
         ({"KEYS": {"c": [GOOD_SECRET, GOOD_SECRET]}}, "ratelimit_guard.E022", "['KEYS']['c'][1]"),
-        ({"KEYS": {"c": [GOOD_SECRET]}, "MAX_SKEW_SECONDS": 4}, "ratelimit_guard.E023", "MAX_SKEW_SECONDS"),
-        ({"KEYS": {"c": [GOOD_SECRET]}, "MAX_SKEW_SECONDS": 301}, "ratelimit_guard.E023", "MAX_SKEW_SECONDS"),
+        (
+            {"KEYS": {"c": [GOOD_SECRET]}, "MAX_SKEW_SECONDS": 4},
+            "ratelimit_guard.E023",
+            "MAX_SKEW_SECONDS",
+        ),
+        (
+            {"KEYS": {"c": [GOOD_SECRET]}, "MAX_SKEW_SECONDS": 301},
+            "ratelimit_guard.E023",
+            "MAX_SKEW_SECONDS",
+        ),
         ({"KEYS": {}}, "ratelimit_guard.E025", "RATELIMIT_GUARD['SIGNING']['KEYS']"),
         ({}, "ratelimit_guard.E025", "RATELIMIT_GUARD['SIGNING']['KEYS']"),
     ],
@@ -53,15 +71,21 @@ def test_bad_signing_configuration_fails_checks_ready_and_the_middleware(
     for message in _startup_errors():
         assert check_id in message
         assert setting in message
-        assert SHORT_SECRET not in message and GOOD_SECRET not in message
+        assert SHORT_SECRET not in message
+        assert GOOD_SECRET not in message
 
 
-def test_a_secret_from_the_environment_is_never_echoed(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_secret_from_the_environment_is_never_echoed(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("API_SECRET", SHORT_SECRET)
     import os
 
     settings.MIDDLEWARE = [SIGNED_MIDDLEWARE]
-    settings.RATELIMIT_GUARD = {"CACHE_ALIAS": "ratelimit", "SIGNING": {"KEYS": {"c": [os.environ["API_SECRET"]]}}}
+    settings.RATELIMIT_GUARD = {
+        "CACHE_ALIAS": "ratelimit",
+        "SIGNING": {"KEYS": {"c": [os.environ["API_SECRET"]]}},
+    }
     messages = checks.run_checks(tags=["ratelimit_guard"])
     assert "ratelimit_guard.E021" in [m.id for m in messages]
     all_text = " ".join(f"{m.msg} {m.hint}" for m in messages)
@@ -91,11 +115,19 @@ def test_a_valid_configuration_starts(settings: Any) -> None:
     SignedRequestMiddleware(lambda request: HttpResponse())
 
 
-def test_rate_limiting_on_api_key_before_the_signature_is_verified_is_an_error(settings: Any) -> None:
+def test_rate_limiting_on_api_key_before_the_signature_is_verified_is_an_error(
+    settings: Any,
+) -> None:
     config = signing_config()
     config["POLICIES"] = {"per-client": {"rate": "5/m", "key": "api_key", "paths": ["/api/"]}}
     settings.RATELIMIT_GUARD = config
-    settings.MIDDLEWARE = ["django_ratelimit_guard.middleware.RateLimitMiddleware", SIGNED_MIDDLEWARE]
+    settings.MIDDLEWARE = [
+        "django_ratelimit_guard.middleware.RateLimitMiddleware",
+        SIGNED_MIDDLEWARE,
+    ]
     assert "ratelimit_guard.E026" in _ids()
-    settings.MIDDLEWARE = [SIGNED_MIDDLEWARE, "django_ratelimit_guard.middleware.RateLimitMiddleware"]
+    settings.MIDDLEWARE = [
+        SIGNED_MIDDLEWARE,
+        "django_ratelimit_guard.middleware.RateLimitMiddleware",
+    ]
     assert "ratelimit_guard.E026" not in _ids()

@@ -9,6 +9,7 @@ adds no branch that depends on the key id or the signature (see docs/security.md
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import random
@@ -26,10 +27,19 @@ SAME_WORK_RATIO = 1.3
 # ...while the leaky control must exceed this one.
 LEAK_RATIO = 1.5
 
-KEYS: Mapping[str, tuple[bytes, ...]] = {"client-1": (b"k" * 40, b"o" * 40), "client-2": (b"m" * 40,)}
+KEYS: Mapping[str, tuple[bytes, ...]] = {
+    "client-1": (b"k" * 40, b"o" * 40),
+    "client-2": (b"m" * 40,),
+}
 MESSAGE = signing.string_to_sign(
-    "POST", "/api/v1/orders", "page=2", "api.example.com", 1700000000, "0123456789abcdef",
-    "client-1", b"x" * 200,
+    "POST",
+    "/api/v1/orders",
+    "page=2",
+    "api.example.com",
+    1700000000,
+    "0123456789abcdef",
+    "client-1",
+    b"x" * 200,
 )
 GOOD = hmac.new(b"k" * 40, MESSAGE, hashlib.sha256).hexdigest()
 
@@ -44,15 +54,15 @@ def _flip(sig: str, index: int) -> str:
 
 def _attempt(verifier: Callable[..., None], credentials: Credentials) -> Callable[[], None]:
     def run() -> None:
-        try:
+        with contextlib.suppress(SignatureError):
             verifier(credentials, MESSAGE, KEYS, 2)
-        except SignatureError:
-            pass
 
     return run
 
 
-def leaky_verify(credentials: Credentials, message: bytes, keys: Mapping[str, tuple[bytes, ...]], slots: int) -> None:
+def leaky_verify(
+    credentials: Credentials, message: bytes, keys: Mapping[str, tuple[bytes, ...]], slots: int
+) -> None:
     if credentials.key_id not in keys:
         raise SignatureError("unknown_key")  # the early return a careless verifier would have
     verify_signature(credentials, message, keys, slots)
@@ -78,18 +88,26 @@ def spread(times: dict[str, float]) -> float:
 
 
 def test_unknown_key_ids_and_wrong_signatures_cost_the_same() -> None:
-    times = medians({
-        "unknown key id": _attempt(verify_signature, _credentials("nobody", GOOD)),
-        "first digit wrong": _attempt(verify_signature, _credentials("client-1", _flip(GOOD, 0))),
-        "last digit wrong": _attempt(verify_signature, _credentials("client-1", _flip(GOOD, 63))),
-        "one-secret key id": _attempt(verify_signature, _credentials("client-2", GOOD)),
-    })  # (a valid signature is faster — no exception — but that tells the caller nothing new)
+    times = medians(
+        {
+            "unknown key id": _attempt(verify_signature, _credentials("nobody", GOOD)),
+            "first digit wrong": _attempt(
+                verify_signature, _credentials("client-1", _flip(GOOD, 0))
+            ),
+            "last digit wrong": _attempt(
+                verify_signature, _credentials("client-1", _flip(GOOD, 63))
+            ),
+            "one-secret key id": _attempt(verify_signature, _credentials("client-2", GOOD)),
+        }
+    )  # (a valid signature is faster — no exception — but that tells the caller nothing new)
     assert spread(times) < SAME_WORK_RATIO, times
 
 
 def test_the_statistic_catches_an_early_return_for_unknown_key_ids() -> None:
-    times = medians({
-        "unknown key id": _attempt(leaky_verify, _credentials("nobody", GOOD)),
-        "wrong signature": _attempt(leaky_verify, _credentials("client-1", _flip(GOOD, 0))),
-    })
+    times = medians(
+        {
+            "unknown key id": _attempt(leaky_verify, _credentials("nobody", GOOD)),
+            "wrong signature": _attempt(leaky_verify, _credentials("client-1", _flip(GOOD, 0))),
+        }
+    )
     assert spread(times) > LEAK_RATIO, times

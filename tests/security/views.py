@@ -2,11 +2,13 @@ from django.http import HttpResponse, JsonResponse
 
 
 def echo(request):
-    return JsonResponse({
-        "api_key_id": getattr(request, "api_key_id", None),
-        "body_length": len(request.body),
-        "query": sorted(request.GET.lists()),
-    })
+    return JsonResponse(
+        {
+            "api_key_id": getattr(request, "api_key_id", None),
+            "body_length": len(request.body),
+            "query": sorted(request.GET.lists()),
+        }
+    )
 
 
 async def async_echo(request):
