@@ -40,7 +40,9 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 
 
 def cache_problems(alias: str) -> list[Problem]:
-    options = settings.CACHES.get(alias, {}).get("OPTIONS", {}) or {}
+    caches: dict[str, Any] = settings.CACHES
+    cache = caches.get(alias, {})
+    options: dict[str, Any] = cache.get("OPTIONS") or {}
     problems = []
     where = f"CACHES[{alias!r}]['OPTIONS']"
     for option in ("SOCKET_CONNECT_TIMEOUT", "SOCKET_TIMEOUT"):

@@ -7,6 +7,7 @@ Key values are hashed (keyed BLAKE2b) before they reach Redis: ``hash_key_value`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -61,12 +62,17 @@ def _is_trusted(address: IPAddress, trusted: tuple[IPNetwork, ...]) -> bool:
 
 def client_address(request: HttpRequest, config: ClientIPSettings) -> IPAddress | None:
     """The client's address: REMOTE_ADDR, or the first untrusted hop behind trusted proxies."""
-    remote = parse_ip(str(request.META.get("REMOTE_ADDR") or ""))
+    return _walk(
+        str(request.META.get("REMOTE_ADDR") or ""), str(request.META.get(config.header) or ""), config
+    )
+
+
+def _walk(remote_addr: str, forwarded: str, config: ClientIPSettings) -> IPAddress | None:
+    remote = parse_ip(remote_addr)
     if remote is None or not config.trusted_proxies or not _is_trusted(
         remote, config.trusted_proxies
     ):
         return remote
-    forwarded = str(request.META.get(config.header) or "")
     # Right to left: the rightmost entries were appended by our own proxies; the first one that
     # is not a trusted proxy is the client as our edge saw it. A malformed entry ends the walk
     # (we can't trust anything to its left), so the last trusted hop is used.
@@ -83,13 +89,25 @@ def client_address(request: HttpRequest, config: ClientIPSettings) -> IPAddress 
 
 def client_ip(request: HttpRequest, config: ClientIPSettings) -> str:
     """The client address as a bucket name; IPv6 grouped by prefix, IPv4 by IPV4_PREFIX."""
-    address = client_address(request, config)
-    if address is None:
+    meta = request.META
+    remote = meta.get("REMOTE_ADDR")
+    forwarded = meta.get(config.header) if config.trusted_proxies else None
+    bucket = _bucket(str(remote or ""), str(forwarded or ""), config)
+    if bucket == UNKNOWN_IP:
         logger.warning(
             "Request with an empty or unparseable REMOTE_ADDR; counted in the %r bucket.",
             UNKNOWN_IP,
-            extra={"remote_addr": str(request.META.get("REMOTE_ADDR"))[:64]},
+            extra={"remote_addr": str(remote)[:64]},
         )
+    return bucket
+
+
+@functools.lru_cache(maxsize=4096)
+def _bucket(remote: str, forwarded: str, config: ClientIPSettings) -> str:
+    # Pure in its arguments, so cached: parsing addresses is the costliest step of a decision
+    # and the same few thousand clients account for most requests.
+    address = _walk(remote, forwarded, config)
+    if address is None:
         return UNKNOWN_IP
     prefix = config.ipv4_prefix if address.version == 4 else config.ipv6_prefix
     if prefix == address.max_prefixlen:

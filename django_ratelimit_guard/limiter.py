@@ -7,6 +7,7 @@ tells the observers (signals, metrics). Nothing here knows HTTP responses or Lua
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
@@ -30,8 +31,12 @@ observers: list[Observer] = []
 
 def storage_key(config: GuardSettings, policy: Policy, key_value: str) -> str:
     """``<prefix>:{<digest>}:<policy>:<algorithm>``; the digest is the Redis Cluster hash tag."""
-    digest = hash_key_value(key_value, config.key_secret)
-    return f"{config.key_prefix}:{{{digest}}}:{policy.name}:{policy.algorithm.code}"
+    return _storage_key(config.key_prefix, config.key_secret, policy.name, policy.algorithm.code, key_value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _storage_key(prefix: str, secret: bytes, name: str, code: str, key_value: str) -> str:
+    return f"{prefix}:{{{hash_key_value(key_value, secret)}}}:{name}:{code}"
 
 
 def _rate(policy: Policy, request: HttpRequest) -> Rate | None:

@@ -33,7 +33,7 @@ def view_policy_names(request: HttpRequest) -> tuple[str, ...]:
         view_class = getattr(func, "view_class", None) or getattr(func, "cls", None)
         dispatch = getattr(view_class, "dispatch", None)
         names = getattr(dispatch, POLICIES_ATTR, ())
-    return tuple(names)
+    return tuple(names or ())
 
 
 def request_policies(request: HttpRequest) -> list[Policy]:

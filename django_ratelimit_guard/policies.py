@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, TypeGuard, Union
 
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
@@ -258,7 +258,7 @@ def _callable_name(func: object) -> str:
     return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
 
 
-def _is_str_list(value: object) -> bool:
+def _is_str_list(value: object) -> TypeGuard[list[str] | tuple[str, ...]]:
     return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
 
 
@@ -269,7 +269,7 @@ def _paths(raw: Mapping[str, object], field_name: str, where: str, problems: lis
     if isinstance(value, str) or not _is_str_list(value):
         problems.append(error(16, f"{where}[{field_name!r}] must be a list of path prefixes."))
         return ()
-    bad = [p for p in value if not p.startswith("/")]  # type: ignore[union-attr]
+    bad = [p for p in value if not p.startswith("/")]
     if bad:
         problems.append(error(16, f"{where}[{field_name!r}] has prefixes not starting with '/': {bad}."))
-    return tuple(value)  # type: ignore[arg-type]
+    return tuple(value)

@@ -15,4 +15,5 @@ urlpatterns = [
     path("api/items/", views.api_items),
     path("api/health", views.api_items),
     path("plain/", views.plain),
+    path("async-tenant/", views.async_tenant),
 ]

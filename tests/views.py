@@ -47,3 +47,8 @@ def api_items(request):
 
 def plain(request):
     return HttpResponse("plain")
+
+
+@rate_limit(rate="2/m", key="tests.helpers.tenant_key", name="async-tenant")
+async def async_tenant(request):
+    return HttpResponse("tenant")

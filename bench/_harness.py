@@ -1,0 +1,74 @@
+"""Shared bench plumbing: an own redis-server, Django settings, timing with medians."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.redis_servers import RedisServer  # noqa: E402
+
+FLOOR_LUA = """
+local c = redis.call('INCR', KEYS[1])
+if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return c
+"""
+
+
+def configure_django(redis_url: str, policies: dict[str, dict[str, object]]) -> None:
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        SECRET_KEY="bench",
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django_ratelimit_guard",
+        ],
+        DATABASES={},
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            "ratelimit": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": redis_url,
+                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
+            },
+        },
+        RATELIMIT_GUARD={"CACHE_ALIAS": "ratelimit", "POLICIES": policies},
+    )
+    django.setup()
+
+
+def per_op_us(func: Callable[[], object], n: int, reps: int) -> list[float]:
+    """Microseconds per call, one figure per repetition (after a warm-up)."""
+    for _ in range(min(n, 200)):
+        func()
+    figures = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        for _ in range(n):
+            func()
+        figures.append((time.perf_counter() - start) / n * 1e6)
+    return figures
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def print_table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print(f"\n{title}")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |")
+
+
+__all__ = ["FLOOR_LUA", "RedisServer", "configure_django", "median", "per_op_us", "print_table"]

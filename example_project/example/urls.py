@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import path
+
+from example import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login_view, name="login"),
+    path("api/items/", views.api_items, name="api-items"),
+    path("api/search/", views.SearchView.as_view(), name="api-search"),
+    path("report/", views.async_report, name="report"),
+    path("admin/", admin.site.urls),
+]
