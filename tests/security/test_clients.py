@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,13 +18,22 @@ from tests.security.conftest import KEY_ID, SECRET, send
 
 
 @pytest.fixture
-def real_clock(monkeypatch: pytest.MonkeyPatch, signed_redis: Any) -> None:
-    """These clients stamp the real time: undo the injected clock."""
+def real_clock(monkeypatch: pytest.MonkeyPatch, signed_redis: Any) -> Iterator[None]:
+    """These clients stamp the real time: undo the injected clock. And, as Django's test client
+    does, keep the bare handlers from touching the (test-blocked) database between requests."""
     import time
+
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
 
     from django_ratelimit_guard.signing_middleware import SignedRequestMiddleware
 
     monkeypatch.setattr(SignedRequestMiddleware, "clock", staticmethod(time.time))
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def test_httpx_auth_over_wsgi(real_clock: None) -> None:
