@@ -12,6 +12,7 @@ When Redis can't answer, ``SIGNING['FAIL_MODE']`` decides: ``"closed"`` refuses 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -105,13 +106,19 @@ def _redis_claim(key: str, ttl: int) -> bool:
     return bool(redis_store().client.set(key, b"1", nx=True, ex=ttl))
 
 
-def _redis_usable(config: GuardSettings) -> bool:
-    """False while the breaker of the cache alias is open (when the breaker module exists)."""
+@functools.cache
+def _breaker_lookup() -> Callable[[str], object] | None:
+    # Resolved once: a failed import is not cached by Python and costs tens of microseconds.
     try:
         from django_ratelimit_guard import breaker
     except ImportError:
-        return True
-    get_breaker = getattr(breaker, "get_breaker", None)
+        return None
+    return getattr(breaker, "get_breaker", None)
+
+
+def _redis_usable(config: GuardSettings) -> bool:
+    """False while the breaker of the cache alias is open (when the breaker module exists)."""
+    get_breaker = _breaker_lookup()
     if get_breaker is None:
         return True
     state = getattr(get_breaker(config.cache_alias), "state", "closed")
