@@ -14,7 +14,7 @@ import os
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from django_ratelimit_guard.conf import MetricsSettings, guard_settings
 from django_ratelimit_guard.keys import parse_ip
@@ -57,7 +57,7 @@ def export() -> tuple[bytes, str]:
 
 
 @never_cache
-@require_GET
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     config = guard_settings().metrics
     if not address_allowed(request, config):

@@ -99,6 +99,7 @@ def test_metrics_are_never_cached(metrics: Any) -> None:
 
 def test_only_get_and_head(metrics: Any) -> None:
     assert Client().post("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 405
+    assert Client().head("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
 
 
 def test_scraping_makes_no_redis_call(metrics: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,6 +19,13 @@ from tests.redis_servers import RedisServer
 from tests.security.conftest import send, signed_headers
 
 pytestmark = pytest.mark.chaos
+
+
+class _State(enum.Enum):
+    """A breaker state as an enum, as a breaker module may well define it."""
+
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 @pytest.fixture
@@ -125,3 +134,29 @@ def test_an_open_breaker_skips_redis_for_nonces(
 
     monkeypatch.setattr(signing_nonces, "_redis_claim", must_not_run)
     assert send(Client(), **signed_headers(nonce="breaker-open-nonce1")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("state", "usable"),
+    [
+        ("open", False),
+        ("half_open", True),
+        ("closed", True),
+        (_State("open"), False),
+        (_State("closed"), True),
+    ],
+)
+def test_the_breaker_of_the_cache_alias_decides_whether_redis_is_tried(
+    signed: Any, monkeypatch: pytest.MonkeyPatch, state: object, usable: bool
+) -> None:
+    from django_ratelimit_guard.conf import guard_settings
+
+    scopes: list[str] = []
+
+    def get_breaker(scope: str) -> object:
+        scopes.append(scope)
+        return SimpleNamespace(state=state)
+
+    monkeypatch.setattr(signing_nonces, "_breaker_lookup", lambda: get_breaker)
+    assert signing_nonces._redis_usable(guard_settings()) is usable
+    assert scopes == ["ratelimit"]
