@@ -19,3 +19,7 @@ class RateLimitGuardConfig(AppConfig):
         from django_ratelimit_guard import signing_checks
 
         signing_checks.ensure_signing_ready()  # SignedRequestMiddleware without usable keys
+
+        from django_ratelimit_guard import hooks
+
+        hooks.install()  # metrics, limited-client tracking, persisted breaker events

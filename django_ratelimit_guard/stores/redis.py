@@ -7,6 +7,7 @@ not atomic on every django-redis version and whose ``IGNORE_EXCEPTIONS`` would h
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import redis.exceptions as rexc
 from asgiref.sync import sync_to_async
 
+from django_ratelimit_guard import metrics
 from django_ratelimit_guard.algorithms import Hit, Verdict
 from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
 
@@ -96,6 +98,7 @@ class RedisStore:
         if not hits:
             return []
         args = script_args(hits, count, now_ms)
+        started = time.perf_counter()
         try:
             try:
                 reply = self.client.evalsha(DECIDE_SHA, len(hits), *args)
@@ -104,7 +107,9 @@ class RedisStore:
                 self.client.script_load(DECIDE_LUA)
                 reply = self.client.evalsha(DECIDE_SHA, len(hits), *args)
         except (rexc.RedisError, OSError) as exc:
-            raise self.error(exc) from exc
+            raise self.error(exc) from exc  # counted by guard.error_listeners
+        finally:
+            metrics.observe_store_latency("redis", time.perf_counter() - started)
         return parse_reply(reply, len(hits))
 
     async def ahit_many(

@@ -1,0 +1,188 @@
+"""``manage.py ratelimit_guard``: the status page's facts and actions from a shell.
+
+Exit codes (scripts may rely on them):
+
+* 0 — done; for ``status`` and ``check-redis``: Redis answered and no breaker is open.
+* 1 — the store is unavailable or degraded: Redis unreachable, the script failed to load, a
+  breaker not closed, or a reset that could not reach Redis.
+* 2 — usage error: unknown subcommand, policy or scope, or a malformed key value.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from django_ratelimit_guard import actions, status
+
+EXIT_DEGRADED = 1
+EXIT_USAGE = 2
+
+
+class Command(BaseCommand):
+    help = "Rate limit guard: status, reset-key <policy> <key>, reset-breaker <scope>, check-redis."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="subcommand")
+        st = sub.add_parser(
+            "status", help="Redis, fallback store, breakers, policies, recent events."
+        )
+        st.add_argument("--json", action="store_true", help="Print one JSON document.")
+        rk = sub.add_parser("reset-key", help="Clear one client's counter of a policy.")
+        rk.add_argument("policy")
+        rk.add_argument("key", help="The raw key value, e.g. the client IP for key='ip'.")
+        rb = sub.add_parser("reset-breaker", help="Close a circuit breaker (in this process).")
+        rb.add_argument("scope")
+        cr = sub.add_parser("check-redis", help="Round-trip time, script load, server version.")
+        cr.add_argument("--json", action="store_true", help="Print one JSON document.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        sub = options["subcommand"]
+        if sub == "status":
+            self._status(options["json"])
+        elif sub == "check-redis":
+            self._check_redis(options["json"])
+        else:
+            try:
+                if sub == "reset-key":
+                    message = actions.reset_client(options["policy"], key_value=options["key"])
+                else:
+                    message = actions.reset_breaker(options["scope"])
+            except actions.ActionError as exc:
+                code = EXIT_DEGRADED if exc.unavailable else EXIT_USAGE
+                raise CommandError(str(exc), returncode=code) from exc
+            self.stdout.write(message)
+
+    def _status(self, as_json: bool) -> None:
+        snap = status.collect()
+        degraded = not snap.redis.reachable or any(b.state != "closed" for b in snap.breakers)
+        if as_json:
+            self.stdout.write(json.dumps(snap.to_json(), indent=2))
+        else:
+            self._status_table(snap)
+        if degraded:
+            raise CommandError("The rate-limit store is degraded.", returncode=EXIT_DEGRADED)
+
+    def _status_table(self, snap: status.Snapshot) -> None:
+        w = self.stdout.write
+        w(f"Host {snap.host}, process {snap.pid}, {snap.generated_at:%Y-%m-%d %H:%M:%S} UTC")
+        r = snap.redis
+        if r.reachable:
+            w(
+                f"Redis ({r.alias}): reachable, rtt {r.rtt_ms} ms, version {r.version}, "
+                f"memory {r.used_memory_human}"
+            )
+        else:
+            w(f"Redis ({r.alias}): UNREACHABLE ({r.error})")
+        f = snap.fallback
+        if f.available:
+            evictions = ", ".join(f"{k}={v}" for k, v in f.evictions.items()) or "none"
+            w(
+                f"Fallback store: {f.entries}/{f.capacity} entries ({f.fill_percent}%), "
+                f"evictions: {evictions}"
+            )
+        w("")
+        if snap.breakers_available:
+            self._table(
+                ["scope", "state", "failures", "opened at", "next probe", "opens"],
+                [
+                    [
+                        b.scope,
+                        b.state + (" (forced)" if b.forced else ""),
+                        f"{b.recent_failures}/{b.recent_calls}",
+                        _time(b.opened_at),
+                        _time(b.next_probe_at),
+                        str(b.open_count),
+                    ]
+                    for b in snap.breakers
+                ],
+            )
+            w("")
+        self._table(
+            ["policy", "rate", "algorithm", "key", "fail mode", "paths", "critical"],
+            [
+                [
+                    p.name,
+                    p.rate,
+                    p.algorithm,
+                    p.key,
+                    p.fail_mode,
+                    ",".join(p.paths) or "-",
+                    "yes" if p.critical else "no",
+                ]
+                for p in snap.policies
+            ],
+        )
+        if snap.top_clients:
+            w("")
+            self._table(
+                ["policy", "client", "label", "limited"],
+                [[c.policy, c.digest, c.label or "-", str(c.count)] for c in snap.top_clients],
+            )
+        if snap.events_error:
+            w(f"\nBreaker events could not be read: {snap.events_error}")
+        if snap.events:
+            w("")
+            self._table(
+                ["time", "scope", "from", "to", "reason", "host:pid"],
+                [
+                    [
+                        f"{e.time:%Y-%m-%d %H:%M:%S}",
+                        e.scope,
+                        e.from_state,
+                        e.to_state,
+                        e.reason,
+                        f"{e.host}:{e.pid}",
+                    ]
+                    for e in snap.events[:20]
+                ],
+            )
+
+    def _table(self, header: list[str], rows: list[list[str]]) -> None:
+        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+        for row in [header, *rows]:
+            cells = (str(c).ljust(n) for c, n in zip(row, widths, strict=True))
+            self.stdout.write("  ".join(cells).rstrip())
+
+    def _check_redis(self, as_json: bool) -> None:
+        from django_ratelimit_guard import guard
+        from django_ratelimit_guard.stores.redis import DECIDE_LUA, DECIDE_SHA, classify
+
+        report: dict[str, Any] = {"alias": guard.redis_store().scope, "ok": False}
+        try:
+            client = guard.redis_store().client
+            rtts = []
+            for _ in range(5):
+                started = time.perf_counter()
+                client.ping()
+                rtts.append((time.perf_counter() - started) * 1000)
+            report["rtt_ms_median"] = round(statistics.median(rtts), 3)
+            sha = client.script_load(DECIDE_LUA)
+            sha = sha.decode() if isinstance(sha, bytes) else sha
+            report["script_loaded"] = sha == DECIDE_SHA
+            report["server_version"] = str(client.info("server").get("redis_version", ""))
+            report["ok"] = report["script_loaded"]
+        except Exception as exc:  # any failure is the answer, reported with its kind
+            report["error"] = f"{classify(exc)}: {exc}"
+        if as_json:
+            self.stdout.write(json.dumps(report, indent=2))
+        elif report["ok"]:
+            self.stdout.write(
+                f"Redis ({report['alias']}): OK — rtt {report['rtt_ms_median']} ms (median of 5), "
+                f"script loaded, version {report['server_version']}"
+            )
+        if not report["ok"]:
+            raise CommandError(
+                f"Redis ({report['alias']}) check failed: "
+                f"{report.get('error', 'script sha mismatch')}",
+                returncode=EXIT_DEGRADED,
+            )
+
+
+def _time(value: Any) -> str:
+    return "-" if value is None else f"{value:%H:%M:%S}"
