@@ -12,7 +12,6 @@ When Redis can't answer, ``SIGNING['FAIL_MODE']`` decides: ``"closed"`` refuses 
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -106,23 +105,41 @@ def _redis_claim(key: str, ttl: int) -> bool:
     return bool(redis_store().client.set(key, b"1", nx=True, ex=ttl))
 
 
-@functools.cache
-def _breaker_lookup() -> Callable[[str], object] | None:
-    # Resolved once: a failed import is not cached by Python and costs tens of microseconds.
-    try:
-        from django_ratelimit_guard import breaker
-    except ImportError:
+def _claim_in_redis(config: GuardSettings, key: str, ttl: int) -> bool | None:
+    """Claim through the cache alias's circuit breaker, as rate-limit calls go: None when the
+    breaker is open or the call failed (then the fail mode decides)."""
+    from django_ratelimit_guard import guard
+    from django_ratelimit_guard.breaker import get_breaker
+    from django_ratelimit_guard.reconcile import reconcile
+    from django_ratelimit_guard.stores.memory import fallback_store
+    from django_ratelimit_guard.stores.redis import OUTAGE_KINDS, classify
+
+    breaker = get_breaker(config.cache_alias)
+    call = breaker.acquire()
+    if call is None:
         return None
-    return getattr(breaker, "get_breaker", None)
-
-
-def _redis_usable(config: GuardSettings) -> bool:
-    """False while the breaker of the cache alias is open (when the breaker module exists)."""
-    get_breaker = _breaker_lookup()
-    if get_breaker is None:
-        return True
-    state = getattr(get_breaker(config.cache_alias), "state", "closed")
-    return str(getattr(state, "value", state)) != "open"
+    started = time.monotonic()
+    try:
+        fresh = _redis_claim(key, ttl)
+    except Exception as exc:  # any store failure at all goes to the fail mode
+        kind = classify(exc)
+        if kind in OUTAGE_KINDS:
+            call.failure(kind)
+        else:  # pool exhausted, a refused command: says nothing about Redis's health
+            call.release()
+            breaker.count_error(kind)
+        guard._notify_error(config.cache_alias, kind)
+        logger.warning(
+            "Nonce store (Redis %r) failed (%s); SIGNING FAIL_MODE is %r.",
+            config.cache_alias, kind, config.signing.fail_mode,
+        )
+        return None
+    # If this success closes the breaker, the rate-limit counts kept in memory during the outage
+    # must reach Redis first, as when a rate-limit call closes it: recovery grants no fresh budget.
+    if breaker.closes_on_next_success(call) and config.fallback.reconcile:
+        reconcile(guard.redis_store().client, fallback_store())
+    call.success(time.monotonic() - started)
+    return fresh
 
 
 def claim(key_id: str, nonce: str) -> Claim:
@@ -131,22 +148,13 @@ def claim(key_id: str, nonce: str) -> Claim:
     signing = config.signing
     key = nonce_key(config, key_id, nonce)
     ttl = 2 * signing.max_skew_seconds
-    if _redis_usable(config):
-        try:
-            fresh = _redis_claim(key, ttl)
-        except Exception as exc:  # any store failure at all goes to the fail mode
-            from django_ratelimit_guard.stores.redis import classify
-
-            logger.warning(
-                "Nonce store (Redis %r) failed (%s); SIGNING FAIL_MODE is %r.",
-                config.cache_alias, classify(exc), signing.fail_mode,
-            )
-        else:
-            # A nonce claimed in memory during an outage is unknown to Redis: check it here too,
-            # or it could be replayed to this process as soon as Redis is back.
-            if fresh and len(memory_cache) and memory_cache.seen(key):
-                return Claim.REPLAY
-            return Claim.FRESH if fresh else Claim.REPLAY
+    fresh = _claim_in_redis(config, key, ttl)
+    if fresh is not None:
+        # A nonce claimed in memory during an outage is unknown to Redis: check it here too,
+        # or it could be replayed to this process as soon as Redis is back.
+        if fresh and len(memory_cache) and memory_cache.seen(key):
+            return Claim.REPLAY
+        return Claim.FRESH if fresh else Claim.REPLAY
     if signing.fail_mode != "memory":
         return Claim.UNAVAILABLE
     try:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,13 +17,6 @@ from tests.redis_servers import RedisServer
 from tests.security.conftest import send, signed_headers
 
 pytestmark = pytest.mark.chaos
-
-
-class _State(enum.Enum):
-    """A breaker state as an enum, as a breaker module may well define it."""
-
-    OPEN = "open"
-    CLOSED = "closed"
 
 
 @pytest.fixture
@@ -123,40 +114,50 @@ def test_memory_nonce_cache_expires_entries_after_their_ttl() -> None:
     assert len(cache) == 2
 
 
+@pytest.mark.parametrize(("mode", "status"), [("memory", 200), ("closed", 503)])
 def test_an_open_breaker_skips_redis_for_nonces(
-    signed: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+    own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch, mode: str, status: int
 ) -> None:
-    _fail_mode(settings, "memory")
-    monkeypatch.setattr(signing_nonces, "_redis_usable", lambda config: False)
+    from django_ratelimit_guard.breaker import get_breaker
+
+    _fail_mode(settings, mode)
+    get_breaker("ratelimit").force_open("test")
 
     def must_not_run(key: str, ttl: int) -> bool:
         raise AssertionError("Redis was called while its breaker is open")
 
     monkeypatch.setattr(signing_nonces, "_redis_claim", must_not_run)
-    assert send(Client(), **signed_headers(nonce="breaker-open-nonce1")).status_code == 200
+    assert send(Client(), **signed_headers(nonce=f"breaker-open-{mode}-1")).status_code == status
 
 
-@pytest.mark.parametrize(
-    ("state", "usable"),
-    [
-        ("open", False),
-        ("half_open", True),
-        ("closed", True),
-        (_State("open"), False),
-        (_State("closed"), True),
-    ],
-)
-def test_the_breaker_of_the_cache_alias_decides_whether_redis_is_tried(
-    signed: Any, monkeypatch: pytest.MonkeyPatch, state: object, usable: bool
+def test_nonce_store_outages_open_the_breaker_of_the_cache_alias(
+    own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from django_ratelimit_guard.conf import guard_settings
+    from django_ratelimit_guard.breaker import get_breaker
 
-    scopes: list[str] = []
+    _fail_mode(settings, "memory")
+    own_redis.stop()
+    threshold = 5  # BREAKER FAILURE_THRESHOLD default
+    for i in range(threshold):
+        assert send(Client(), **signed_headers(nonce=f"opening-breaker-{i:03d}")).status_code == 200
+    assert get_breaker("ratelimit").state.value == "open"
+    calls: list[str] = []
+    monkeypatch.setattr(signing_nonces, "_redis_claim", lambda key, ttl: calls.append(key) or True)
+    assert send(Client(), **signed_headers(nonce="after-breaker-open-1")).status_code == 200
+    assert calls == []  # straight to the memory cache, no connection attempt
 
-    def get_breaker(scope: str) -> object:
-        scopes.append(scope)
-        return SimpleNamespace(state=state)
 
-    monkeypatch.setattr(signing_nonces, "_breaker_lookup", lambda: get_breaker)
-    assert signing_nonces._redis_usable(guard_settings()) is usable
-    assert scopes == ["ratelimit"]
+def test_a_nonce_claim_closing_the_breaker_reconciles_memory_counts_first(
+    own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_ratelimit_guard.breaker import get_breaker
+
+    breaker = get_breaker("ratelimit")
+    reconciled: list[object] = []
+    monkeypatch.setattr(breaker, "closes_on_next_success", lambda call: True)
+    monkeypatch.setattr(
+        "django_ratelimit_guard.reconcile.reconcile",
+        lambda client, store: reconciled.append(client),
+    )
+    assert send(Client(), **signed_headers(nonce="closing-the-breaker1")).status_code == 200
+    assert len(reconciled) == 1
