@@ -16,6 +16,9 @@ class RateLimitGuardConfig(AppConfig):
         # WSGI/ASGI servers never run system checks: fail at startup, listing every problem,
         # rather than with a 500 on the first request.
         guard_settings()
+        from django_ratelimit_guard import signing_checks
+
+        signing_checks.ensure_signing_ready()  # SignedRequestMiddleware without usable keys
 
         from django_ratelimit_guard import hooks
 

@@ -84,3 +84,4 @@ class RateLimitMiddleware:
         if isinstance(exception, RateLimited):
             return rejection_response(request, exception.decision)
         return None
+from django_ratelimit_guard.signing_middleware import SignedRequestMiddleware  # noqa: E402, F401

@@ -1,0 +1,163 @@
+"""The nonce store's outages, against real redis-server processes this module starts and stops."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from django_ratelimit_guard import signing_nonces
+from django_ratelimit_guard.signing_metrics import failure_count
+from django_ratelimit_guard.signing_nonces import MemoryNonceCache, NonceCacheFull
+from tests.conftest import redis_cache
+from tests.redis_servers import RedisServer
+from tests.security.conftest import send, signed_headers
+
+pytestmark = pytest.mark.chaos
+
+
+@pytest.fixture
+def own_redis(signed: Any) -> Iterator[RedisServer]:
+    """A redis-server of this test alone, which it may stop or freeze."""
+    server = RedisServer().start()
+    signed.CACHES = {**signed.CACHES, "ratelimit": redis_cache(server.url)}
+    yield server
+    server.close()
+
+
+def _fail_mode(settings: Any, mode: str) -> None:
+    config = dict(settings.RATELIMIT_GUARD)
+    config["SIGNING"] = {**config["SIGNING"], "FAIL_MODE": mode}
+    settings.RATELIMIT_GUARD = config
+
+
+def test_nonce_store_down_with_fail_mode_closed_is_503(
+    own_redis: RedisServer, settings: Any
+) -> None:
+    _fail_mode(settings, "closed")
+    own_redis.stop()
+    before = failure_count("nonce_store")
+    response = send(Client(), **signed_headers(nonce="closed-mode-nonce-1"))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert "error" in response.json()
+    assert failure_count("nonce_store") == before + 1
+
+
+def test_frozen_nonce_store_with_fail_mode_closed_is_503_within_the_socket_timeout(
+    own_redis: RedisServer, settings: Any
+) -> None:
+    _fail_mode(settings, "closed")
+    client = Client()
+    assert send(client, **signed_headers(nonce="before-the-freeze-1")).status_code == 200
+    own_redis.freeze()
+    started = time.monotonic()
+    response = send(client, **signed_headers(nonce="during-the-freeze-1"))
+    assert response.status_code == 503
+    assert time.monotonic() - started < 2.0  # SOCKET_TIMEOUT is 0.2 s
+
+
+def test_nonce_store_down_with_fail_mode_memory_still_refuses_replays_in_this_process(
+    own_redis: RedisServer, settings: Any
+) -> None:
+    _fail_mode(settings, "memory")
+    own_redis.stop()
+    headers = signed_headers(nonce="memory-mode-nonce-1")
+    assert send(Client(), **headers).status_code == 200
+    assert send(Client(), **headers).status_code == 401
+
+
+def test_a_nonce_claimed_in_memory_stays_claimed_when_redis_returns(
+    own_redis: RedisServer, settings: Any
+) -> None:
+    _fail_mode(settings, "memory")
+    own_redis.stop()
+    headers = signed_headers(nonce="outage-then-back-01")
+    assert send(Client(), **headers).status_code == 200
+    own_redis.start()
+    assert send(Client(), **headers).status_code == 401  # Redis never saw it; this process did
+    assert send(Client(), **signed_headers(nonce="after-recovery-0001")).status_code == 200
+    # Both nonces are now in Redis: the replayed one too, so other processes refuse it from now on.
+    assert own_redis.client().dbsize() == 2
+
+
+def test_a_full_memory_nonce_cache_refuses_instead_of_forgetting_live_nonces(
+    own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fail_mode(settings, "memory")
+    monkeypatch.setattr(signing_nonces, "memory_cache", MemoryNonceCache(max_entries=2))
+    own_redis.stop()
+    statuses = [
+        send(Client(), **signed_headers(nonce=f"fill-the-cache-{i:04d}")).status_code
+        for i in range(3)
+    ]
+    assert statuses == [200, 200, 503]
+
+
+def test_memory_nonce_cache_expires_entries_after_their_ttl() -> None:
+    now = [100.0]
+    cache = MemoryNonceCache(max_entries=2, clock=lambda: now[0])
+    assert cache.claim("a", ttl=10)
+    assert not cache.claim("a", ttl=10)
+    assert cache.claim("b", ttl=10)
+    with pytest.raises(NonceCacheFull):
+        cache.claim("c", ttl=10)
+    now[0] = 109.9
+    assert cache.seen("a")
+    now[0] = 110.0
+    assert not cache.seen("a")
+    assert cache.claim("c", ttl=10)  # expired entries make room
+    assert cache.claim("a", ttl=10)
+    assert len(cache) == 2
+
+
+@pytest.mark.parametrize(("mode", "status"), [("memory", 200), ("closed", 503)])
+def test_an_open_breaker_skips_redis_for_nonces(
+    own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch, mode: str, status: int
+) -> None:
+    from django_ratelimit_guard.breaker import get_breaker
+
+    _fail_mode(settings, mode)
+    get_breaker("ratelimit").force_open("test")
+
+    def must_not_run(key: str, ttl: int) -> bool:
+        raise AssertionError("Redis was called while its breaker is open")
+
+    monkeypatch.setattr(signing_nonces, "_redis_claim", must_not_run)
+    assert send(Client(), **signed_headers(nonce=f"breaker-open-{mode}-1")).status_code == status
+
+
+def test_nonce_store_outages_open_the_breaker_of_the_cache_alias(
+    own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_ratelimit_guard.breaker import get_breaker
+
+    _fail_mode(settings, "memory")
+    own_redis.stop()
+    threshold = 5  # BREAKER FAILURE_THRESHOLD default
+    for i in range(threshold):
+        assert send(Client(), **signed_headers(nonce=f"opening-breaker-{i:03d}")).status_code == 200
+    assert get_breaker("ratelimit").state.value == "open"
+    calls: list[str] = []
+    monkeypatch.setattr(signing_nonces, "_redis_claim", lambda key, ttl: calls.append(key) or True)
+    assert send(Client(), **signed_headers(nonce="after-breaker-open-1")).status_code == 200
+    assert calls == []  # straight to the memory cache, no connection attempt
+
+
+def test_a_nonce_claim_closing_the_breaker_reconciles_memory_counts_first(
+    own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_ratelimit_guard.breaker import get_breaker
+
+    breaker = get_breaker("ratelimit")
+    reconciled: list[object] = []
+    monkeypatch.setattr(breaker, "closes_on_next_success", lambda call: True)
+    monkeypatch.setattr(
+        "django_ratelimit_guard.reconcile.reconcile",
+        lambda client, store: reconciled.append(client),
+    )
+    assert send(Client(), **signed_headers(nonce="closing-the-breaker1")).status_code == 200
+    assert len(reconciled) == 1
