@@ -179,14 +179,6 @@ class CircuitBreaker:
             return self._timeout(self._level)
         return max(0.0, self._next_probe_at - self._clock())
 
-    def closes_on_next_success(self, call: Call) -> bool:
-        """Whether reporting ``call`` as a success would close the breaker (reconciliation runs first)."""
-        return (
-            call.probe
-            and call.generation == self._generation
-            and self._probe_successes + 1 >= self.config.success_threshold
-        )
-
     def snapshot(self) -> BreakerSnapshot:
         with self._lock:
             now = self._clock()

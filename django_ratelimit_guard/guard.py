@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import redis.exceptions as rexc
 from asgiref.sync import sync_to_async
 
 from django_ratelimit_guard.algorithms import Hit, Verdict
@@ -91,8 +92,15 @@ async def adecide(planned: Sequence[PlannedHit], *, count: bool = True) -> list[
 def _call_redis(
     store: RedisStore, breaker: CircuitBreaker, call: Call, planned: Sequence[PlannedHit], count: bool
 ) -> list[Verdict] | None:
-    started = time.monotonic()
     try:
+        if call.probe and guard_settings().fallback.reconcile:
+            # Merge what memory counted during the outage before the probe's own decision, so no
+            # request — not even this one — gets a fresh budget from the recovered Redis.
+            try:
+                reconcile(store.client, fallback_store())
+            except (rexc.RedisError, OSError) as exc:
+                raise store.error(exc) from exc
+        started = time.monotonic()  # the merge is not part of the call's latency
         verdicts = store.hit_many([p.hit for p in planned], count=count)
     except StoreUnavailable as exc:
         call.failure(exc.reason)
@@ -107,10 +115,7 @@ def _call_redis(
         _notify_error(store.scope, kind)
         _log_local_error(store.scope, kind, exc)
         return None
-    duration = time.monotonic() - started
-    if breaker.closes_on_next_success(call) and guard_settings().fallback.reconcile:
-        reconcile(store.client, fallback_store())
-    call.success(duration)
+    call.success(time.monotonic() - started)
     return verdicts
 
 

@@ -139,7 +139,19 @@ def test_recovery_merges_memory_counts_so_blocked_clients_stay_blocked(client, g
     assert response.status_code == 200
     assert get_breaker("ratelimit").state is BreakerState.CLOSED
     assert client.get("/api/items/").status_code == 429
-    assert fallback_store().entries == 0
+    assert fallback_store().export_unmerged() == []  # merged once, never twice
+
+
+def test_a_client_blocked_in_one_outage_stays_blocked_in_the_next(client, guarded, monkeypatch):
+    for _ in range(2):
+        with monkeypatch.context() as patch:
+            outage(patch)
+            statuses = [client.get("/api/items/").status_code for _ in range(4)]
+        wait_for_probe()
+        client.get("/plain/")  # the probe that merges and closes the breaker
+        assert get_breaker("ratelimit").state is BreakerState.CLOSED
+        last = statuses
+    assert last == [429] * 4  # the second outage grants no fresh fallback budget
 
 
 def test_recovery_without_reconcile_forgets_memory_counts(client, guarded, settings, monkeypatch):

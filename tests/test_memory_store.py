@@ -142,17 +142,37 @@ def test_work_per_operation_does_not_grow_with_the_store():
     assert reads_per_new_key(20_000, 0.1) <= big_full <= 40
 
 
-def test_drain_exports_blocked_clients_first_and_forgets_everything():
+def test_export_lists_blocked_clients_first_and_keeps_them():
     store = MemoryStore(100)
     use(store, "calm")
     use(store, "blocked", times=4)
     use(store, "bucket", algorithm=Algorithm.TOKEN_BUCKET, now=NOW)
-    counted = store.drain(now_ms=NOW)
-    assert [c.key for c in counted][0] == hit("blocked").key
+    counted = store.export_unmerged(now_ms=NOW)
+    assert counted[0].key == hit("blocked").key
     assert counted[0].blocked and counted[0].state[1] == 3  # type: ignore[index]
     assert {c.algorithm for c in counted} == {Algorithm.FIXED_WINDOW, Algorithm.TOKEN_BUCKET}
-    assert store.entries == 0
-    assert store.drain(now_ms=NOW) == []
+    assert store.entries == 3
+    assert not use(store, "blocked")
+
+
+def test_after_a_merge_only_new_counts_are_exported():
+    store = MemoryStore(100)
+    use(store, "c", times=2)
+    use(store, "bucket", algorithm=Algorithm.TOKEN_BUCKET)
+    store.mark_merged(store.export_unmerged(now_ms=NOW))
+    assert store.export_unmerged(now_ms=NOW) == []
+    use(store, "c")
+    use(store, "bucket", algorithm=Algorithm.TOKEN_BUCKET)
+    by_key = {c.key: c for c in store.export_unmerged(now_ms=NOW)}
+    assert by_key[hit("c").key].state[1:] == (1, 0)  # type: ignore[index]
+    assert by_key[hit("bucket", algorithm=Algorithm.TOKEN_BUCKET).key].state == pytest.approx(NOW + 20_000)
+    sliding = Algorithm.SLIDING_WINDOW
+    use(store, "s", times=2, algorithm=sliding)
+    store.mark_merged(store.export_unmerged(now_ms=NOW))
+    use(store, "s", algorithm=sliding)
+    use(store, "s", now=NOW + 60_000, algorithm=sliding)  # next window: the 3 are now "previous"
+    assert [c.state for c in store.export_unmerged(now_ms=NOW + 60_000) if c.key == hit("s", algorithm=sliding).key] == [
+        ((NOW + 60_000) // 60_000, 1, 1)]
 
 
 def test_a_closed_store_refuses_every_use():
@@ -166,7 +186,7 @@ def test_a_closed_store_refuses_every_use():
     with pytest.raises(StoreClosedError):
         store.clear()
     with pytest.raises(StoreClosedError):
-        store.drain()
+        store.export_unmerged()
 
 
 def test_warns_once_when_fill_passes_the_warn_ratio(caplog):
