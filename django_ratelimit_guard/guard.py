@@ -84,13 +84,19 @@ def decide(planned: Sequence[PlannedHit], *, count: bool = True) -> list[tuple[V
     return _fail_modes(planned, count, breaker)
 
 
-async def adecide(planned: Sequence[PlannedHit], *, count: bool = True) -> list[tuple[Verdict, Source]]:
+async def adecide(
+    planned: Sequence[PlannedHit], *, count: bool = True
+) -> list[tuple[Verdict, Source]]:
     """The async twin of :func:`decide`: the same core, off the event loop."""
     return await sync_to_async(decide, thread_sensitive=False)(planned, count=count)
 
 
 def _call_redis(
-    store: RedisStore, breaker: CircuitBreaker, call: Call, planned: Sequence[PlannedHit], count: bool
+    store: RedisStore,
+    breaker: CircuitBreaker,
+    call: Call,
+    planned: Sequence[PlannedHit],
+    count: bool,
 ) -> list[Verdict] | None:
     try:
         if call.probe and guard_settings().fallback.reconcile:
@@ -139,7 +145,7 @@ def _fail_modes(
         hits = [_fallback_hit(planned[i]) for i in memory]
         # All or nothing, as in Redis: a request denied by a closed policy consumes no budget.
         verdicts = fallback_store().hit_many(hits, count=count and not denied)
-        for i, verdict in zip(memory, verdicts):
+        for i, verdict in zip(memory, verdicts, strict=True):
             out[i] = (verdict, "memory")
     return [item for item in out if item is not None]
 
@@ -161,8 +167,13 @@ def _log_local_error(scope: str, kind: str, exc: Exception) -> None:
     now = time.monotonic()
     if now - _last_logged.get((scope, kind), -ERROR_LOG_INTERVAL) >= ERROR_LOG_INTERVAL:
         _last_logged[(scope, kind)] = now
-        logger.error("Rate-limit store %r error (%s), decided by the fail modes: %s", scope, kind, exc,
-                     extra={"scope": scope, "error": kind})
+        logger.error(
+            "Rate-limit store %r error (%s), decided by the fail modes: %s",
+            scope,
+            kind,
+            exc,
+            extra={"scope": scope, "error": kind},
+        )
 
 
 def reset_keys(keys: Sequence[str]) -> None:

@@ -1,4 +1,4 @@
-"""Recovery: merge the counts taken in memory during an outage into Redis (``FALLBACK['RECONCILE']``).
+"""Recovery: merge the counts memory took during an outage into Redis (``FALLBACK['RECONCILE']``).
 
 Runs on the thread of each half-open probe, *before* the probe's own decision, so that no
 request reaches Redis ahead of the counts taken while it was down (the merge is part of the probe:
@@ -52,15 +52,20 @@ def merge_args(entry: Counted) -> list[Any]:
 
 
 def merge(
-    client: Any, entries: Sequence[Counted], report: ReconcileReport, *, deadline: float | None = None
+    client: Any,
+    entries: Sequence[Counted],
+    report: ReconcileReport,
+    *,
+    deadline: float | None = None,
 ) -> None:
     """Merge ``entries`` in pipelined batches until done or ``deadline`` (monotonic), counting
-    progress in ``report`` as it goes. Redis errors propagate; ``report.sent`` says how far it got."""
+    progress in ``report`` as it goes. Redis errors propagate; ``report.sent`` says how far it
+    got."""
     loaded = False
     for start in range(0, len(entries), BATCH):
         if deadline is not None and time.monotonic() >= deadline:
             break
-        batch = entries[start:start + BATCH]
+        batch = entries[start : start + BATCH]
         replies: list[Any] = []
         for attempt in (1, 2):
             pipe = client.pipeline(transaction=False)
@@ -97,7 +102,9 @@ def reconcile(client: Any, fallback: MemoryStore, *, background: bool = True) ->
     return report
 
 
-def _reconcile(client: Any, fallback: MemoryStore, background: bool, report: ReconcileReport) -> bool:
+def _reconcile(
+    client: Any, fallback: MemoryStore, background: bool, report: ReconcileReport
+) -> bool:
     entries = fallback.export_unmerged()
     report.exported = len(entries)
     if not entries:
@@ -107,20 +114,25 @@ def _reconcile(client: Any, fallback: MemoryStore, background: bool, report: Rec
         try:
             merge(client, inline, report, deadline=time.monotonic() + INLINE_SECONDS)
             if not background:
-                merge(client, entries[report.sent:], report)
+                merge(client, entries[report.sent :], report)
         finally:
-            fallback.mark_merged(entries[:report.sent])
+            fallback.mark_merged(entries[: report.sent])
     except (rexc.RedisError, OSError):
         report.failed = len(entries) - report.sent
         raise
-    rest = entries[report.sent:]
+    rest = entries[report.sent :]
     report.deferred = len(rest)
     if rest:
-        threading.Thread(target=_merge_rest, args=(client, rest, fallback), name="rlg-reconcile",
-                         daemon=True).start()
-    logger.info("Reconciled %d counters taken in memory into Redis (%d merged, %d in background).",
-                report.sent, report.merged, report.deferred,
-                extra={"entries": report.exported, "merged": report.merged, "deferred": report.deferred})
+        threading.Thread(
+            target=_merge_rest, args=(client, rest, fallback), name="rlg-reconcile", daemon=True
+        ).start()
+    logger.info(
+        "Reconciled %d counters taken in memory into Redis (%d merged, %d in background).",
+        report.sent,
+        report.merged,
+        report.deferred,
+        extra={"entries": report.exported, "merged": report.merged, "deferred": report.deferred},
+    )
     return bool(rest)
 
 
@@ -129,8 +141,12 @@ def _merge_rest(client: Any, entries: Sequence[Counted], fallback: MemoryStore) 
     try:
         merge(client, entries, report)
     except (rexc.RedisError, OSError) as exc:
-        logger.warning("Background reconciliation stopped; %d counters stay unmerged in memory: %s",
-                       len(entries) - report.sent, exc, extra={"entries": len(entries) - report.sent})
+        logger.warning(
+            "Background reconciliation stopped; %d counters stay unmerged in memory: %s",
+            len(entries) - report.sent,
+            exc,
+            extra={"entries": len(entries) - report.sent},
+        )
     finally:
-        fallback.mark_merged(entries[:report.sent])
+        fallback.mark_merged(entries[: report.sent])
         _busy.release()

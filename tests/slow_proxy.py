@@ -1,7 +1,8 @@
-"""A tiny TCP proxy on loopback that can delay every request to a redis-server (the "slow" chaos)."""
+"""A tiny loopback TCP proxy that can delay every request to a redis-server ("slow" chaos)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -53,16 +54,12 @@ class SlowProxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self._closed.set()
         self._listener.close()
         for s in self._sockets:
-            try:
+            with contextlib.suppress(OSError):
                 s.close()
-            except OSError:
-                pass

@@ -37,22 +37,44 @@ def guard_settings_dict(**breaker: float) -> dict[str, object]:
     return {
         "CACHE_ALIAS": "ratelimit",
         "POLICIES": {
-            "login": {"rate": "3/m", "key": "ip", "methods": ["POST"], "fail_mode": "closed", "critical": True},
-            "api": {"rate": f"{API_LIMIT}/m", "key": "ip", "paths": ["/api/"], "fail_mode": "memory"},
+            "login": {
+                "rate": "3/m",
+                "key": "ip",
+                "methods": ["POST"],
+                "fail_mode": "closed",
+                "critical": True,
+            },
+            "api": {
+                "rate": f"{API_LIMIT}/m",
+                "key": "ip",
+                "paths": ["/api/"],
+                "fail_mode": "memory",
+            },
             "public": {"rate": "10000/m", "key": "ip", "paths": ["/plain/"], "fail_mode": "open"},
         },
-        "BREAKER": {"FAILURE_THRESHOLD": 3, "RESET_TIMEOUT": RESET_TIMEOUT, "MAX_RESET_TIMEOUT": MAX_RESET_TIMEOUT,
-                    "JITTER": JITTER, "SUCCESS_THRESHOLD": 2, "SLOW_CALL_SECONDS": 0.5, "MIN_CALLS": 10,
-                    **breaker},
+        "BREAKER": {
+            "FAILURE_THRESHOLD": 3,
+            "RESET_TIMEOUT": RESET_TIMEOUT,
+            "MAX_RESET_TIMEOUT": MAX_RESET_TIMEOUT,
+            "JITTER": JITTER,
+            "SUCCESS_THRESHOLD": 2,
+            "SLOW_CALL_SECONDS": 0.5,
+            "MIN_CALLS": 10,
+            **breaker,
+        },
     }
 
 
 @pytest.fixture
 def server(settings) -> Iterator[RedisServer]:  # type: ignore[no-untyped-def]
     redis_server = RedisServer().start()
-    settings.CACHES = {**settings.CACHES, "ratelimit": {
-        **redis_cache(redis_server.url),
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": SOCKET_TIMEOUT, "SOCKET_TIMEOUT": SOCKET_TIMEOUT}}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": {
+            **redis_cache(redis_server.url),
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": SOCKET_TIMEOUT, "SOCKET_TIMEOUT": SOCKET_TIMEOUT},
+        },
+    }
     settings.RATELIMIT_GUARD = guard_settings_dict()
     yield redis_server
     redis_server.close()
@@ -81,8 +103,14 @@ def request(client: Client, path: str, addr: str) -> Outcome:
     else:
         response = client.get(path, REMOTE_ADDR=addr)
     result = getattr(response.wsgi_request, "rate_limit", None)
-    return Outcome(path, addr, response.status_code, result.source if result else None,
-                   time.monotonic() - started, started)
+    return Outcome(
+        path,
+        addr,
+        response.status_code,
+        result.source if result else None,
+        time.monotonic() - started,
+        started,
+    )
 
 
 def run_load(seconds: float, prefix: str = "10.0.0", max_requests: int = 300) -> Load:
@@ -99,7 +127,7 @@ def run_load(seconds: float, prefix: str = "10.0.0", max_requests: int = 300) ->
                 break
             try:
                 outcome = request(client, paths[i % 3], addr)
-            except BaseException as exc:  # noqa: BLE001 - the invariant under test
+            except BaseException as exc:
                 with lock:
                     load.errors.append(exc)
                 continue
@@ -126,8 +154,14 @@ def assert_invariants(load: Load) -> None:
             assert o.source == "closed"
     # Memory fallback enforces the limit per client: never more than API_LIMIT allowed from memory.
     for addr in {o.client for o in load.outcomes}:
-        from_memory = [o for o in load.outcomes if o.client == addr and o.path == "/api/items/"
-                       and o.source == "memory" and o.status == 200]
+        from_memory = [
+            o
+            for o in load.outcomes
+            if o.client == addr
+            and o.path == "/api/items/"
+            and o.source == "memory"
+            and o.status == 200
+        ]
         assert len(from_memory) <= API_LIMIT
 
 
@@ -145,7 +179,11 @@ def wait_for_redis_source(timeout: float = RECOVERY_BOUND) -> float:
 
 
 def blocked_in_memory(load: Load) -> set[str]:
-    return {o.client for o in load.outcomes if o.path == "/api/items/" and o.source == "memory" and o.status == 429}
+    return {
+        o.client
+        for o in load.outcomes
+        if o.path == "/api/items/" and o.source == "memory" and o.status == 429
+    }
 
 
 def assert_still_blocked(clients: set[str]) -> None:
@@ -155,8 +193,13 @@ def assert_still_blocked(clients: set[str]) -> None:
         assert (outcome.status, outcome.source) == (429, "redis"), addr
 
 
-def outage_then_recovery(server: RedisServer, breaking: Callable[[], None], healing: Callable[[], None],
-                         *, outage: float = 0.8) -> tuple[Load, float]:
+def outage_then_recovery(
+    server: RedisServer,
+    breaking: Callable[[], None],
+    healing: Callable[[], None],
+    *,
+    outage: float = 0.8,
+) -> tuple[Load, float]:
     assert_invariants(run_load(0.2, prefix="10.9.0"))  # healthy warm-up: pools connected
     breaking()
     try:
@@ -221,7 +264,7 @@ def test_flapping_redis_is_held_off_by_backoff(server):
         server.start()
     assert_invariants(load)
     opens = sum(1 for _, _, new in transitions if new is BreakerState.OPEN)
-    # Without backoff the breaker could open every ~RESET_TIMEOUT × (1 - JITTER) = 0.16 s, ~15
+    # Without backoff the breaker could open every ~RESET_TIMEOUT x (1 - JITTER) = 0.16 s, ~15
     # times in 2.5 s; with it each open lasts 0.2, 0.4, 0.8, 0.8 … s.
     assert 1 <= opens <= 7
     assert wait_for_redis_source() <= RECOVERY_BOUND
@@ -230,9 +273,16 @@ def test_flapping_redis_is_held_off_by_backoff(server):
 def test_slow_redis_opens_on_the_slow_call_rate(server, settings):
     proxy = SlowProxy(server.port)
     try:
-        settings.CACHES = {**settings.CACHES, "ratelimit": {
-            **redis_cache(proxy.url), "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.3, "SOCKET_TIMEOUT": 0.3}}}
-        settings.RATELIMIT_GUARD = guard_settings_dict(SLOW_CALL_SECONDS=0.04, FAILURE_RATE=0.2, MIN_CALLS=6)
+        settings.CACHES = {
+            **settings.CACHES,
+            "ratelimit": {
+                **redis_cache(proxy.url),
+                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.3, "SOCKET_TIMEOUT": 0.3},
+            },
+        }
+        settings.RATELIMIT_GUARD = guard_settings_dict(
+            SLOW_CALL_SECONDS=0.04, FAILURE_RATE=0.2, MIN_CALLS=6
+        )
         assert_invariants(run_load(0.2, prefix="10.9.0"))
         proxy.delay = 0.06  # slow, yet well inside the socket timeout: no call fails
         load = run_load(1.0)

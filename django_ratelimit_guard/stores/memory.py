@@ -52,9 +52,11 @@ class Counted:
 
 
 class MemoryStore:
-    """Counters in this process. Thread-safe; every public method is O(1) except clear and export_unmerged."""
+    """Counters in this process. Thread-safe; O(1) per operation (clear and export are O(n))."""
 
-    def __init__(self, max_entries: int = 50_000, warn_ratio: float = 0.8, *, scope: str = "memory") -> None:
+    def __init__(
+        self, max_entries: int = 50_000, warn_ratio: float = 0.8, *, scope: str = "memory"
+    ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.scope = scope
@@ -109,7 +111,7 @@ class MemoryStore:
                 if slot is None:
                     slot = self._allocate(write.key, now)
                 self._store(slot, by_key[write.key], write.state, now + write.ttl_ms)
-            for hit, verdict in zip(hits, verdicts):
+            for hit, verdict in zip(hits, verdicts, strict=True):
                 slot = index.get(hit.key)
                 if slot is not None:
                     exhausted = not verdict.allowed or verdict.remaining <= 0
@@ -153,7 +155,9 @@ class MemoryStore:
             self._closed = True
             self._reset_slab()
 
-    def export_unmerged(self, limit: int | None = None, *, now_ms: int | None = None) -> list[Counted]:
+    def export_unmerged(
+        self, limit: int | None = None, *, now_ms: int | None = None
+    ) -> list[Counted]:
         """The counts Redis has not seen, blocked clients first, most recent first.
 
         Entries stay in memory (a client blocked during this outage stays blocked in the next);
@@ -172,10 +176,16 @@ class MemoryStore:
                         delta = self._unmerged(slot, state, now)
                         if delta is not None:
                             flags = self._flags[slot]
-                            out.append(Counted(
-                                self._keys[slot] or "", _ALGORITHM[flags & 3], delta,
-                                self._window[slot], bool(flags & _PROTECTED_FLAG), state,
-                            ))
+                            out.append(
+                                Counted(
+                                    self._keys[slot] or "",
+                                    _ALGORITHM[flags & 3],
+                                    delta,
+                                    self._window[slot],
+                                    bool(flags & _PROTECTED_FLAG),
+                                    state,
+                                )
+                            )
                     slot = self._prev[slot]
         return out
 
@@ -261,8 +271,14 @@ class MemoryStore:
             self._warned = True
             logger.warning(
                 "The rate-limit memory fallback store is %.0f%% full (%d of %d entries).",
-                100 * self.fill_ratio, len(self._index), self.capacity,
-                extra={"fill_ratio": self.fill_ratio, "entries": len(self._index), "capacity": self.capacity},
+                100 * self.fill_ratio,
+                len(self._index),
+                self.capacity,
+                extra={
+                    "fill_ratio": self.fill_ratio,
+                    "entries": len(self._index),
+                    "capacity": self.capacity,
+                },
             )
         return slot
 
