@@ -42,7 +42,7 @@ Listener = Callable[[str, BreakerState, BreakerState, str], None]
 
 #: The failure rate is counted in this many slices of WINDOW_SECONDS: O(1) per call, no timestamps.
 WINDOW_BUCKETS = 10
-#: A probe that has not answered after max(HUNG_PROBE_MIN, HUNG_PROBE_FACTOR × SLOW_CALL_SECONDS)
+#: A probe that has not answered after max(HUNG_PROBE_MIN, HUNG_PROBE_FACTOR x SLOW_CALL_SECONDS)
 #: is hung: the next request re-opens the breaker (the probe's late answer is then ignored).
 HUNG_PROBE_FACTOR = 10.0
 HUNG_PROBE_MIN = 1.0
@@ -67,7 +67,9 @@ class Call:
 
     __slots__ = ("_breaker", "_done", "generation", "probe", "started", "token")
 
-    def __init__(self, breaker: CircuitBreaker, probe: bool, generation: int, token: int, started: float) -> None:
+    def __init__(
+        self, breaker: CircuitBreaker, probe: bool, generation: int, token: int, started: float
+    ) -> None:
         self._breaker = breaker
         self.probe = probe
         self.generation = generation
@@ -123,7 +125,7 @@ class CircuitBreaker:
         self._bad = 0
         self._opened_at: float | None = None
         self._next_probe_at = 0.0
-        self._level = 0  # backoff level: open time = RESET_TIMEOUT × MULTIPLIER^level, capped
+        self._level = 0  # backoff level: open time = RESET_TIMEOUT x MULTIPLIER^level, capped
         self._opened_since_reset = False
         self._closed_at = clock()
         self._open_count = 0
@@ -178,14 +180,6 @@ class CircuitBreaker:
         if self._forced:
             return self._timeout(self._level)
         return max(0.0, self._next_probe_at - self._clock())
-
-    def closes_on_next_success(self, call: Call) -> bool:
-        """Whether reporting ``call`` as a success would close the breaker (reconciliation runs first)."""
-        return (
-            call.probe
-            and call.generation == self._generation
-            and self._probe_successes + 1 >= self.config.success_threshold
-        )
 
     def snapshot(self) -> BreakerSnapshot:
         with self._lock:
@@ -251,7 +245,9 @@ class CircuitBreaker:
             if call.probe:
                 self._probes.pop(call.token, None)
                 if slow:
-                    events.append(self._open(now, f"slow probe ({elapsed:.3f} s)", after_probe=True))
+                    events.append(
+                        self._open(now, f"slow probe ({elapsed:.3f} s)", after_probe=True)
+                    )
                 else:
                     self._probe_successes += 1
                     if self._probe_successes >= self.config.success_threshold:
@@ -276,9 +272,13 @@ class CircuitBreaker:
                 self._consecutive += 1
                 self._record(now, bad=True)
                 if self._consecutive >= self.config.failure_threshold:
-                    events.append(self._open(now, f"{self._consecutive} consecutive failures ({reason})"))
+                    events.append(
+                        self._open(now, f"{self._consecutive} consecutive failures ({reason})")
+                    )
                 elif self._rate_exceeded():
-                    events.append(self._open(now, f"failure rate {self._bad}/{self._calls} ({reason})"))
+                    events.append(
+                        self._open(now, f"failure rate {self._bad}/{self._calls} ({reason})")
+                    )
         self._emit(events)
 
     def _on_release(self, call: Call) -> None:
@@ -299,7 +299,9 @@ class CircuitBreaker:
         self._generation += 1
         return old, new, reason
 
-    def _open(self, now: float, reason: str, *, after_probe: bool = False) -> tuple[BreakerState, BreakerState, str]:
+    def _open(
+        self, now: float, reason: str, *, after_probe: bool = False
+    ) -> tuple[BreakerState, BreakerState, str]:
         if after_probe:
             level = self._level + 1  # the outage goes on: wait longer before the next probe
         else:
@@ -336,8 +338,18 @@ class CircuitBreaker:
                 continue
             level = logging.WARNING if new is BreakerState.OPEN else logging.INFO
             logger.log(
-                level, "Rate-limit store breaker %r: %s -> %s (%s)", self.scope, old.value, new.value, reason,
-                extra={"scope": self.scope, "old_state": old.value, "new_state": new.value, "reason": reason},
+                level,
+                "Rate-limit store breaker %r: %s -> %s (%s)",
+                self.scope,
+                old.value,
+                new.value,
+                reason,
+                extra={
+                    "scope": self.scope,
+                    "old_state": old.value,
+                    "new_state": new.value,
+                    "reason": reason,
+                },
             )
             for listener in list(self._listeners):
                 try:
@@ -348,8 +360,12 @@ class CircuitBreaker:
                 sender=CircuitBreaker, scope=self.scope, old=old.value, new=new.value
             ):
                 if isinstance(result, Exception):
-                    logger.error("breaker_state_changed receiver %r failed: %r", receiver, result,
-                                 extra={"scope": self.scope})
+                    logger.error(
+                        "breaker_state_changed receiver %r failed: %r",
+                        receiver,
+                        result,
+                        extra={"scope": self.scope},
+                    )
 
     # -- the failure window and the backoff -------------------------------------------------
 
@@ -381,11 +397,16 @@ class CircuitBreaker:
         self._calls = self._bad = 0
 
     def _rate_exceeded(self) -> bool:
-        return self._calls >= self.config.min_calls and self._bad >= self.config.failure_rate * self._calls
+        return (
+            self._calls >= self.config.min_calls
+            and self._bad >= self.config.failure_rate * self._calls
+        )
 
     def _timeout(self, level: int) -> float:
         config = self.config
-        return float(min(config.max_reset_timeout, config.reset_timeout * config.backoff_multiplier**level))
+        return float(
+            min(config.max_reset_timeout, config.reset_timeout * config.backoff_multiplier**level)
+        )
 
     def _compute_max_level(self) -> int:
         level = 0
@@ -450,6 +471,12 @@ def _forget_breakers() -> None:
 
 
 __all__ = [
-    "BreakerSnapshot", "BreakerState", "Call", "CircuitBreaker", "Listener", "add_global_listener",
-    "all_breakers", "get_breaker",
+    "BreakerSnapshot",
+    "BreakerState",
+    "Call",
+    "CircuitBreaker",
+    "Listener",
+    "add_global_listener",
+    "all_breakers",
+    "get_breaker",
 ]

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import redis.exceptions as rexc
 from asgiref.sync import sync_to_async
 
 from django_ratelimit_guard import metrics
@@ -84,16 +85,29 @@ def decide(planned: Sequence[PlannedHit], *, count: bool = True) -> list[tuple[V
     return _fail_modes(planned, count, breaker)
 
 
-async def adecide(planned: Sequence[PlannedHit], *, count: bool = True) -> list[tuple[Verdict, Source]]:
+async def adecide(
+    planned: Sequence[PlannedHit], *, count: bool = True
+) -> list[tuple[Verdict, Source]]:
     """The async twin of :func:`decide`: the same core, off the event loop."""
     return await sync_to_async(decide, thread_sensitive=False)(planned, count=count)
 
 
 def _call_redis(
-    store: RedisStore, breaker: CircuitBreaker, call: Call, planned: Sequence[PlannedHit], count: bool
+    store: RedisStore,
+    breaker: CircuitBreaker,
+    call: Call,
+    planned: Sequence[PlannedHit],
+    count: bool,
 ) -> list[Verdict] | None:
-    started = time.monotonic()
     try:
+        if call.probe and guard_settings().fallback.reconcile:
+            # Merge what memory counted during the outage before the probe's own decision, so no
+            # request — not even this one — gets a fresh budget from the recovered Redis.
+            try:
+                reconcile(store.client, fallback_store())
+            except (rexc.RedisError, OSError) as exc:
+                raise store.error(exc) from exc
+        started = time.monotonic()  # the merge is not part of the call's latency
         verdicts = store.hit_many([p.hit for p in planned], count=count)
     except StoreUnavailable as exc:
         call.failure(exc.reason)
@@ -108,10 +122,7 @@ def _call_redis(
         _notify_error(store.scope, kind)
         _log_local_error(store.scope, kind, exc)
         return None
-    duration = time.monotonic() - started
-    if breaker.closes_on_next_success(call) and guard_settings().fallback.reconcile:
-        reconcile(store.client, fallback_store())
-    call.success(duration)
+    call.success(time.monotonic() - started)
     return verdicts
 
 
@@ -137,7 +148,7 @@ def _fail_modes(
         started = time.perf_counter()
         verdicts = fallback_store().hit_many(hits, count=count and not denied)
         metrics.observe_store_latency("memory", time.perf_counter() - started)
-        for i, verdict in zip(memory, verdicts):
+        for i, verdict in zip(memory, verdicts, strict=True):
             out[i] = (verdict, "memory")
     return [item for item in out if item is not None]
 
@@ -159,8 +170,13 @@ def _log_local_error(scope: str, kind: str, exc: Exception) -> None:
     now = time.monotonic()
     if now - _last_logged.get((scope, kind), -ERROR_LOG_INTERVAL) >= ERROR_LOG_INTERVAL:
         _last_logged[(scope, kind)] = now
-        logger.error("Rate-limit store %r error (%s), decided by the fail modes: %s", scope, kind, exc,
-                     extra={"scope": scope, "error": kind})
+        logger.error(
+            "Rate-limit store %r error (%s), decided by the fail modes: %s",
+            scope,
+            kind,
+            exc,
+            extra={"scope": scope, "error": kind},
+        )
 
 
 def reset_keys(keys: Sequence[str]) -> None:

@@ -32,11 +32,21 @@ class FakeClock:
 
 
 def make(clock: FakeClock, rand: float = 0.5, **overrides: object) -> CircuitBreaker:
-    config = BreakerSettings(**{"failure_threshold": 3, "min_calls": 10, "window_seconds": 10.0,
-                                "reset_timeout": 5.0, "max_reset_timeout": 40.0, "jitter": 0.5,
-                                "success_threshold": 2, **overrides})  # type: ignore[arg-type]
-    return CircuitBreaker("test", config, clock=clock, wall_clock=lambda: 50_000.0 + clock.now,
-                          random=lambda: rand)
+    config = BreakerSettings(
+        **{
+            "failure_threshold": 3,
+            "min_calls": 10,
+            "window_seconds": 10.0,
+            "reset_timeout": 5.0,
+            "max_reset_timeout": 40.0,
+            "jitter": 0.5,
+            "success_threshold": 2,
+            **overrides,
+        }
+    )  # type: ignore[arg-type]
+    return CircuitBreaker(
+        "test", config, clock=clock, wall_clock=lambda: 50_000.0 + clock.now, random=lambda: rand
+    )
 
 
 def fail(breaker: CircuitBreaker, times: int = 1) -> None:
@@ -87,7 +97,9 @@ def test_failure_rate_over_the_window_opens_once_min_calls_were_seen(clock):
 
 
 def test_slow_successes_count_toward_the_rate_but_not_the_consecutive_count(clock):
-    breaker = make(clock, failure_threshold=2, min_calls=4, failure_rate=0.75, slow_call_seconds=0.1)
+    breaker = make(
+        clock, failure_threshold=2, min_calls=4, failure_rate=0.75, slow_call_seconds=0.1
+    )
     for _ in range(3):
         succeed(breaker, duration=0.5)
     assert breaker.state is CLOSED
@@ -132,8 +144,10 @@ def test_half_open_admits_only_half_open_requests_probes(clock):
     fail(breaker, 3)
     clock.advance(10)
     first, second = breaker.acquire(), breaker.acquire()
-    assert first is not None and second is not None
-    assert first.probe and second.probe
+    assert first is not None
+    assert second is not None
+    assert first.probe
+    assert second.probe
     assert breaker.acquire() is None
 
 
@@ -243,7 +257,9 @@ def test_force_open_stays_open_without_probes_until_reset(clock):
     clock.advance(1000)
     assert breaker.acquire() is None
     snapshot = breaker.snapshot()
-    assert snapshot.state is OPEN and snapshot.forced and snapshot.next_probe_at is None
+    assert snapshot.state is OPEN
+    assert snapshot.forced
+    assert snapshot.next_probe_at is None
     breaker.reset()
     assert breaker.state is CLOSED
     assert not breaker.snapshot().forced
@@ -321,10 +337,17 @@ def test_every_transition_reaches_listeners_signal_and_log(clock, caplog):
     finally:
         signals.breaker_state_changed.disconnect(receiver)
     assert seen == [("test", CLOSED, OPEN), ("test", OPEN, HALF_OPEN), ("test", HALF_OPEN, CLOSED)]
-    assert signalled == [("test", "closed", "open"), ("test", "open", "half_open"), ("test", "half_open", "closed")]
+    assert signalled == [
+        ("test", "closed", "open"),
+        ("test", "open", "half_open"),
+        ("test", "half_open", "closed"),
+    ]
     records = [r for r in caplog.records if hasattr(r, "new_state")]
     assert [(r.old_state, r.new_state) for r in records] == [  # type: ignore[attr-defined]
-        ("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
+        ("closed", "open"),
+        ("open", "half_open"),
+        ("half_open", "closed"),
+    ]
 
 
 def test_a_failing_listener_does_not_break_the_breaker(clock):

@@ -20,7 +20,13 @@ from tests.conftest import redis_cache
 from tests.redis_servers import free_port
 
 POLICIES = {
-    "login": {"rate": "3/m", "key": "ip", "methods": ["POST"], "fail_mode": "closed", "critical": True},
+    "login": {
+        "rate": "3/m",
+        "key": "ip",
+        "methods": ["POST"],
+        "fail_mode": "closed",
+        "critical": True,
+    },
     "api": {"rate": "5/m", "key": "ip", "paths": ["/api/"], "fail_mode": "memory"},
     "public": {"rate": "2/m", "key": "ip", "paths": ["/plain/"], "fail_mode": "open"},
 }
@@ -29,9 +35,16 @@ POLICIES = {
 @pytest.fixture
 def guarded(settings, redis):  # type: ignore[no-untyped-def]
     settings.RATELIMIT_GUARD = {
-        "CACHE_ALIAS": "ratelimit", "POLICIES": POLICIES,
-        "BREAKER": {"FAILURE_THRESHOLD": 2, "RESET_TIMEOUT": 0.01, "MAX_RESET_TIMEOUT": 0.02,
-                    "JITTER": 0.0, "SUCCESS_THRESHOLD": 1, "SLOW_CALL_SECONDS": 1.0},
+        "CACHE_ALIAS": "ratelimit",
+        "POLICIES": POLICIES,
+        "BREAKER": {
+            "FAILURE_THRESHOLD": 2,
+            "RESET_TIMEOUT": 0.01,
+            "MAX_RESET_TIMEOUT": 0.02,
+            "JITTER": 0.0,
+            "SUCCESS_THRESHOLD": 1,
+            "SLOW_CALL_SECONDS": 1.0,
+        },
         "FALLBACK": {"WORKERS": 2},
     }
     return redis
@@ -77,7 +90,10 @@ def test_open_policy_allows_and_says_so(client, guarded, redis_calls):
 
 
 def test_refused_connection_opens_the_breaker_and_no_request_fails(client, settings, guarded):
-    settings.CACHES = {**settings.CACHES, "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0")}
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0"),
+    }
     statuses = [client.get("/api/items/").status_code for _ in range(6)]
     assert statuses == [200, 200, 200, 429, 429, 429]
     assert get_breaker("ratelimit").state is not BreakerState.CLOSED
@@ -127,7 +143,9 @@ def wait_for_probe() -> None:
     time.sleep(0.03)  # RESET_TIMEOUT is 0.01-0.02 s in these tests
 
 
-def test_recovery_merges_memory_counts_so_blocked_clients_stay_blocked(client, guarded, monkeypatch):
+def test_recovery_merges_memory_counts_so_blocked_clients_stay_blocked(
+    client, guarded, monkeypatch
+):
     client.get("/api/items/")  # one hit counted in Redis before the outage
     with monkeypatch.context() as patch:
         outage(patch)
@@ -139,11 +157,26 @@ def test_recovery_merges_memory_counts_so_blocked_clients_stay_blocked(client, g
     assert response.status_code == 200
     assert get_breaker("ratelimit").state is BreakerState.CLOSED
     assert client.get("/api/items/").status_code == 429
-    assert fallback_store().entries == 0
+    assert fallback_store().export_unmerged() == []  # merged once, never twice
+
+
+def test_a_client_blocked_in_one_outage_stays_blocked_in_the_next(client, guarded, monkeypatch):
+    for _ in range(2):
+        with monkeypatch.context() as patch:
+            outage(patch)
+            statuses = [client.get("/api/items/").status_code for _ in range(4)]
+        wait_for_probe()
+        client.get("/plain/")  # the probe that merges and closes the breaker
+        assert get_breaker("ratelimit").state is BreakerState.CLOSED
+        last = statuses
+    assert last == [429] * 4  # the second outage grants no fresh fallback budget
 
 
 def test_recovery_without_reconcile_forgets_memory_counts(client, guarded, settings, monkeypatch):
-    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "FALLBACK": {"WORKERS": 2, "RECONCILE": False}}
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "FALLBACK": {"WORKERS": 2, "RECONCILE": False},
+    }
     with monkeypatch.context() as patch:
         outage(patch)
         for _ in range(4):

@@ -7,16 +7,29 @@ from array import array
 from typing import Any
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from django_ratelimit_guard.algorithms import Algorithm, Hit
 from django_ratelimit_guard.exceptions import StoreClosedError
-from django_ratelimit_guard.stores.memory import FIRST_SLOT, NORMAL, PROTECTED, MemoryStore, fallback_store
+from django_ratelimit_guard.stores.memory import (
+    FIRST_SLOT,
+    NORMAL,
+    PROTECTED,
+    MemoryStore,
+    fallback_store,
+)
 
 NOW = 1_700_000_000_000
 
 
-def hit(name: str, limit: int = 3, window_ms: int = 60_000, algorithm: Algorithm = Algorithm.FIXED_WINDOW) -> Hit:
+def hit(
+    name: str,
+    limit: int = 3,
+    window_ms: int = 60_000,
+    algorithm: Algorithm = Algorithm.FIXED_WINDOW,
+) -> Hit:
     return Hit(f"rlg:{{{name}}}:p:{algorithm.code}", algorithm, limit, window_ms, 1, True)
 
 
@@ -142,17 +155,43 @@ def test_work_per_operation_does_not_grow_with_the_store():
     assert reads_per_new_key(20_000, 0.1) <= big_full <= 40
 
 
-def test_drain_exports_blocked_clients_first_and_forgets_everything():
+def test_export_lists_blocked_clients_first_and_keeps_them():
     store = MemoryStore(100)
     use(store, "calm")
     use(store, "blocked", times=4)
     use(store, "bucket", algorithm=Algorithm.TOKEN_BUCKET, now=NOW)
-    counted = store.drain(now_ms=NOW)
-    assert [c.key for c in counted][0] == hit("blocked").key
-    assert counted[0].blocked and counted[0].state[1] == 3  # type: ignore[index]
+    counted = store.export_unmerged(now_ms=NOW)
+    assert counted[0].key == hit("blocked").key
+    assert counted[0].blocked
+    assert counted[0].state[1] == 3
     assert {c.algorithm for c in counted} == {Algorithm.FIXED_WINDOW, Algorithm.TOKEN_BUCKET}
-    assert store.entries == 0
-    assert store.drain(now_ms=NOW) == []
+    assert store.entries == 3
+    assert not use(store, "blocked")
+
+
+def test_after_a_merge_only_new_counts_are_exported():
+    store = MemoryStore(100)
+    use(store, "c", times=2)
+    use(store, "bucket", algorithm=Algorithm.TOKEN_BUCKET)
+    store.mark_merged(store.export_unmerged(now_ms=NOW))
+    assert store.export_unmerged(now_ms=NOW) == []
+    use(store, "c")
+    use(store, "bucket", algorithm=Algorithm.TOKEN_BUCKET)
+    by_key = {c.key: c for c in store.export_unmerged(now_ms=NOW)}
+    assert by_key[hit("c").key].state[1:] == (1, 0)  # type: ignore[index]
+    assert by_key[hit("bucket", algorithm=Algorithm.TOKEN_BUCKET).key].state == pytest.approx(
+        NOW + 20_000
+    )
+    sliding = Algorithm.SLIDING_WINDOW
+    use(store, "s", times=2, algorithm=sliding)
+    store.mark_merged(store.export_unmerged(now_ms=NOW))
+    use(store, "s", algorithm=sliding)
+    use(store, "s", now=NOW + 60_000, algorithm=sliding)  # next window: the 3 are now "previous"
+    assert [
+        c.state
+        for c in store.export_unmerged(now_ms=NOW + 60_000)
+        if c.key == hit("s", algorithm=sliding).key
+    ] == [((NOW + 60_000) // 60_000, 1, 1)]
 
 
 def test_a_closed_store_refuses_every_use():
@@ -166,7 +205,7 @@ def test_a_closed_store_refuses_every_use():
     with pytest.raises(StoreClosedError):
         store.clear()
     with pytest.raises(StoreClosedError):
-        store.drain()
+        store.export_unmerged()
 
 
 def test_warns_once_when_fill_passes_the_warn_ratio(caplog):

@@ -23,8 +23,13 @@ def store(request, redis_server) -> Iterator[MemoryStore | RedisStore]:  # type:
         yield RedisStore("contract", client=redis_server.client())
 
 
-def hit(key: str = "k", algorithm: Algorithm = Algorithm.FIXED_WINDOW, limit: int = 3,
-        cost: int = 1, block: bool = True) -> Hit:
+def hit(
+    key: str = "k",
+    algorithm: Algorithm = Algorithm.FIXED_WINDOW,
+    limit: int = 3,
+    cost: int = 1,
+    block: bool = True,
+) -> Hit:
     return Hit(f"rlg:{{{key}}}:p:{algorithm.code}", algorithm, limit, 60_000, cost, block)
 
 

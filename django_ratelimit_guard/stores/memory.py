@@ -45,15 +45,18 @@ class Counted:
 
     key: str
     algorithm: Algorithm
-    state: State  # (window index, count, previous count) or the token bucket's TAT in ms
+    state: State  # what Redis has not seen yet: (window index, count, previous count) or a TAT (ms)
     window_ms: int
     blocked: bool
+    counted: State  # the entry's whole state when exported; mark_merged() records it
 
 
 class MemoryStore:
-    """Counters in this process. Thread-safe; every public method is O(1) except clear/drain."""
+    """Counters in this process. Thread-safe; O(1) per operation (clear and export are O(n))."""
 
-    def __init__(self, max_entries: int = 50_000, warn_ratio: float = 0.8, *, scope: str = "memory") -> None:
+    def __init__(
+        self, max_entries: int = 50_000, warn_ratio: float = 0.8, *, scope: str = "memory"
+    ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.scope = scope
@@ -76,6 +79,10 @@ class MemoryStore:
         self._window = array("i", [0, 0])  # window_ms (at most 7 days: fits in 32 bits)
         self._expires = array("d", [0.0, 0.0])  # epoch ms
         self._flags = array("b", [0, 0])  # 0 free, else algorithm kind | _PROTECTED_FLAG
+        # What reconciliation already merged into Redis: (window index or TAT, count, previous).
+        self._synced_a = array("d", [0.0, 0.0])
+        self._synced_b = array("i", [0, 0])
+        self._synced_c = array("i", [0, 0])
         self._free = -1  # a chain of free slots, linked through _next
         self._hand = FIRST_SLOT
 
@@ -104,7 +111,7 @@ class MemoryStore:
                 if slot is None:
                     slot = self._allocate(write.key, now)
                 self._store(slot, by_key[write.key], write.state, now + write.ttl_ms)
-            for hit, verdict in zip(hits, verdicts):
+            for hit, verdict in zip(hits, verdicts, strict=True):
                 slot = index.get(hit.key)
                 if slot is not None:
                     exhausted = not verdict.allowed or verdict.remaining <= 0
@@ -148,11 +155,14 @@ class MemoryStore:
             self._closed = True
             self._reset_slab()
 
-    def drain(self, limit: int | None = None, *, now_ms: int | None = None) -> list[Counted]:
-        """Export and forget the live counters, blocked clients first, most recent first.
+    def export_unmerged(
+        self, limit: int | None = None, *, now_ms: int | None = None
+    ) -> list[Counted]:
+        """The counts Redis has not seen, blocked clients first, most recent first.
 
-        Reconciliation merges them into Redis when the breaker closes; what is drained is gone
-        from memory, so the same counts are never merged twice.
+        Entries stay in memory (a client blocked during this outage stays blocked in the next);
+        after a successful merge, :meth:`mark_merged` records what was merged, so the next export
+        carries only what was counted since.
         """
         self._check_open()
         now = int(time.time() * 1000) if now_ms is None else now_ms
@@ -161,18 +171,51 @@ class MemoryStore:
             for head in (PROTECTED, NORMAL):
                 slot = self._prev[head]
                 while slot != head and (limit is None or len(out) < limit):
-                    before = self._prev[slot]
-                    if self._expires[slot] > now:
-                        flags = self._flags[slot]
-                        state = self._state(slot, now)
-                        if state is not None:
-                            out.append(Counted(
-                                self._keys[slot] or "", _ALGORITHM[flags & 3], state,
-                                self._window[slot], bool(flags & _PROTECTED_FLAG),
-                            ))
-                    self._remove(slot, None)
-                    slot = before
+                    state = self._state(slot, now)
+                    if state is not None:
+                        delta = self._unmerged(slot, state, now)
+                        if delta is not None:
+                            flags = self._flags[slot]
+                            out.append(
+                                Counted(
+                                    self._keys[slot] or "",
+                                    _ALGORITHM[flags & 3],
+                                    delta,
+                                    self._window[slot],
+                                    bool(flags & _PROTECTED_FLAG),
+                                    state,
+                                )
+                            )
+                    slot = self._prev[slot]
         return out
+
+    def mark_merged(self, entries: Sequence[Counted]) -> None:
+        """Record that ``entries`` (from :meth:`export_unmerged`) are now counted in Redis."""
+        with self._lock:
+            for entry in entries:
+                slot = self._index.get(entry.key)
+                if slot is None:
+                    continue
+                counted = entry.counted
+                if isinstance(counted, tuple):
+                    self._synced_a[slot], self._synced_b[slot], self._synced_c[slot] = counted
+                else:
+                    self._synced_a[slot] = counted
+
+    def _unmerged(self, slot: int, state: State, now: int) -> State | None:
+        synced = self._synced_a[slot]
+        if isinstance(state, float):
+            already = max(0.0, synced - now) if synced >= 0 else 0.0
+            tat = state - already
+            return tat if tat > now else None
+        w, c, p = state
+        if synced == w:
+            delta = (w, max(0, c - self._synced_b[slot]), max(0, p - self._synced_c[slot]))
+        elif synced == w - 1:  # merged in the window that is now the previous one
+            delta = (w, c, max(0, p - self._synced_b[slot]))
+        else:
+            delta = state
+        return delta if delta[1] > 0 or delta[2] > 0 else None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -214,18 +257,28 @@ class MemoryStore:
             self._b.append(0)
             self._c.append(0)
             self._flags.append(0)
+            self._synced_a.append(0.0)
+            self._synced_b.append(0)
+            self._synced_c.append(0)
         else:
             slot = self._evict(now)
         self._prev[slot] = self._next[slot] = slot  # linked nowhere yet
         self._keys[slot] = key
         self._index[key] = slot
         self._flags[slot] = 0
+        self._synced_a[slot] = -1.0  # nothing merged yet
         if not self._warned and len(self._index) > self.warn_ratio * self.capacity:
             self._warned = True
             logger.warning(
                 "The rate-limit memory fallback store is %.0f%% full (%d of %d entries).",
-                100 * self.fill_ratio, len(self._index), self.capacity,
-                extra={"fill_ratio": self.fill_ratio, "entries": len(self._index), "capacity": self.capacity},
+                100 * self.fill_ratio,
+                len(self._index),
+                self.capacity,
+                extra={
+                    "fill_ratio": self.fill_ratio,
+                    "entries": len(self._index),
+                    "capacity": self.capacity,
+                },
             )
         return slot
 
