@@ -118,8 +118,12 @@ def _claim_in_redis(config: GuardSettings, key: str, ttl: int) -> bool | None:
     call = breaker.acquire()
     if call is None:
         return None
-    started = time.monotonic()
     try:
+        if call.probe and config.fallback.reconcile:
+            # As for rate-limit probes (guard._call_redis): the counts kept in memory during the
+            # outage reach Redis before this probe may close the breaker — no fresh budget.
+            reconcile(guard.redis_store().client, fallback_store())
+        started = time.monotonic()
         fresh = _redis_claim(key, ttl)
     except Exception as exc:  # any store failure at all goes to the fail mode
         kind = classify(exc)
@@ -134,10 +138,6 @@ def _claim_in_redis(config: GuardSettings, key: str, ttl: int) -> bool | None:
             config.cache_alias, kind, config.signing.fail_mode,
         )
         return None
-    # If this success closes the breaker, the rate-limit counts kept in memory during the outage
-    # must reach Redis first, as when a rate-limit call closes it: recovery grants no fresh budget.
-    if breaker.closes_on_next_success(call) and config.fallback.reconcile:
-        reconcile(guard.redis_store().client, fallback_store())
     call.success(time.monotonic() - started)
     return fresh
 

@@ -154,7 +154,15 @@ def test_a_nonce_claim_closing_the_breaker_reconciles_memory_counts_first(
 
     breaker = get_breaker("ratelimit")
     reconciled: list[object] = []
-    monkeypatch.setattr(breaker, "closes_on_next_success", lambda call: True)
+    acquire = breaker.acquire
+
+    def probe_acquire() -> Any:  # every call is a half-open probe, as after an outage
+        call = acquire()
+        assert call is not None
+        call.probe = True
+        return call
+
+    monkeypatch.setattr(breaker, "acquire", probe_acquire)
     monkeypatch.setattr(
         "django_ratelimit_guard.reconcile.reconcile",
         lambda client, store: reconciled.append(client),
