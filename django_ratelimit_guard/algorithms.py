@@ -118,7 +118,7 @@ def _window(
             prev = c0
     est = cur
     if sliding:
-        est = math.floor(float(prev) * float(rem) / float(W)) + cur
+        est = math.ceil(float(prev) * float(rem) / float(W)) + cur
     else:
         prev = 0
     if est + cost <= limit:
