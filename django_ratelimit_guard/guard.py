@@ -1,21 +1,39 @@
 """Between the limiter and the stores: which store decides each hit, and with what source.
 
-The limiter hands over every planned hit of one request; this module sends them to the store of
-their scope in one call and labels each verdict with its source. The resilience layer (breaker,
-fallback store, fail modes, reconciliation) plugs in here and nowhere else.
+The limiter hands over every planned hit of one request. If the breaker of the store's scope
+permits, all hits go to Redis in one call (source ``redis``); otherwise — breaker open, or the
+call failed — each hit follows its policy's fail mode:
+
+* ``memory``: decided by the process-wide fallback store at the fallback rate (source ``memory``);
+* ``closed``: denied unchecked (source ``closed``; the HTTP layer answers 503 + Retry-After);
+* ``open``: allowed unchecked (source ``open``).
+
+While a breaker is open no request touches Redis; half-open, only its permitted probes do. When a
+probe's success is about to close the breaker, the counts taken in memory are merged into Redis
+first (``reconcile.py``). The async path runs the same core in a worker thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from asgiref.sync import sync_to_async
+
 from django_ratelimit_guard.algorithms import Hit, Verdict
+from django_ratelimit_guard.breaker import Call, CircuitBreaker, get_breaker
 from django_ratelimit_guard.conf import guard_settings, on_reload
 from django_ratelimit_guard.decisions import Source
-from django_ratelimit_guard.policies import Policy
+from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
+from django_ratelimit_guard.policies import FailMode, Policy
 from django_ratelimit_guard.rates import Rate
+from django_ratelimit_guard.reconcile import reconcile
+from django_ratelimit_guard.stores.memory import fallback_store
 from django_ratelimit_guard.stores.redis import RedisStore
+
+logger = logging.getLogger("django_ratelimit_guard")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +47,14 @@ class PlannedHit:
 
 
 _stores: dict[str, RedisStore] = {}
+
+#: Called with (scope, kind) for every store error that does not open the breaker ("pool",
+#: "script") and every outage ("connection", "timeout", ...); metrics hook in here.
+error_listeners: list[Callable[[str, str], None]] = []
+
+#: Don't log the same kind of local store error more than once per this many seconds.
+ERROR_LOG_INTERVAL = 10.0
+_last_logged: dict[tuple[str, str], float] = {}
 
 
 @on_reload
@@ -46,16 +72,95 @@ def redis_store(alias: str | None = None) -> RedisStore:
 
 
 def decide(planned: Sequence[PlannedHit], *, count: bool = True) -> list[tuple[Verdict, Source]]:
-    """Decide every planned hit of one request in one store call."""
-    verdicts = redis_store().hit_many([p.hit for p in planned], count=count)
-    return [(v, "redis") for v in verdicts]
+    """Decide every planned hit of one request: one Redis call, or the fail modes."""
+    store = redis_store()
+    breaker = get_breaker(store.scope)
+    call = breaker.acquire()
+    if call is not None:
+        verdicts = _call_redis(store, breaker, call, planned, count)
+        if verdicts is not None:
+            return [(v, "redis") for v in verdicts]
+    return _fail_modes(planned, count, breaker)
 
 
 async def adecide(planned: Sequence[PlannedHit], *, count: bool = True) -> list[tuple[Verdict, Source]]:
-    verdicts = await redis_store().ahit_many([p.hit for p in planned], count=count)
-    return [(v, "redis") for v in verdicts]
+    """The async twin of :func:`decide`: the same core, off the event loop."""
+    return await sync_to_async(decide, thread_sensitive=False)(planned, count=count)
+
+
+def _call_redis(
+    store: RedisStore, breaker: CircuitBreaker, call: Call, planned: Sequence[PlannedHit], count: bool
+) -> list[Verdict] | None:
+    started = time.monotonic()
+    try:
+        verdicts = store.hit_many([p.hit for p in planned], count=count)
+    except StoreUnavailable as exc:
+        call.failure(exc.reason)
+        _notify_error(store.scope, exc.reason)
+        return None
+    except StoreError as exc:
+        # A local problem (pool exhausted) or a script bug: Redis itself is fine, so the breaker
+        # stays as it is, but this request still needs an answer.
+        kind = getattr(exc, "reason", "other")
+        call.release()
+        breaker.count_error(kind)
+        _notify_error(store.scope, kind)
+        _log_local_error(store.scope, kind, exc)
+        return None
+    duration = time.monotonic() - started
+    if breaker.closes_on_next_success(call) and guard_settings().fallback.reconcile:
+        reconcile(store.client, fallback_store())
+    call.success(duration)
+    return verdicts
+
+
+def _fail_modes(
+    planned: Sequence[PlannedHit], count: bool, breaker: CircuitBreaker
+) -> list[tuple[Verdict, Source]]:
+    out: list[tuple[Verdict, Source] | None] = [None] * len(planned)
+    memory: list[int] = []
+    denied = False
+    for i, p in enumerate(planned):
+        mode = p.policy.fail_mode
+        if mode is FailMode.MEMORY:
+            memory.append(i)
+        elif mode is FailMode.CLOSED:
+            retry_ms = max(1000, int(breaker.retry_after() * 1000))
+            out[i] = (Verdict(False, 0, retry_ms, retry_ms), "closed")
+            denied = denied or p.policy.block
+        else:
+            out[i] = (Verdict(True, max(0, p.hit.limit - p.hit.cost), p.hit.window_ms, 0), "open")
+    if memory:
+        hits = [_fallback_hit(planned[i]) for i in memory]
+        # All or nothing, as in Redis: a request denied by a closed policy consumes no budget.
+        verdicts = fallback_store().hit_many(hits, count=count and not denied)
+        for i, verdict in zip(memory, verdicts):
+            out[i] = (verdict, "memory")
+    return [item for item in out if item is not None]
+
+
+def _fallback_hit(p: PlannedHit) -> Hit:
+    hit = p.hit
+    return Hit(hit.key, hit.algorithm, p.fallback.limit, p.fallback.window_ms, hit.cost, hit.block)
+
+
+def _notify_error(scope: str, kind: str) -> None:
+    for listener in error_listeners:
+        try:
+            listener(scope, kind)
+        except Exception:
+            logger.exception("A store error listener failed")
+
+
+def _log_local_error(scope: str, kind: str, exc: Exception) -> None:
+    now = time.monotonic()
+    if now - _last_logged.get((scope, kind), -ERROR_LOG_INTERVAL) >= ERROR_LOG_INTERVAL:
+        _last_logged[(scope, kind)] = now
+        logger.error("Rate-limit store %r error (%s), decided by the fail modes: %s", scope, kind, exc,
+                     extra={"scope": scope, "error": kind})
 
 
 def reset_keys(keys: Sequence[str]) -> None:
-    """Forget the counters under ``keys`` in every store that may hold them."""
+    """Forget the counters under ``keys`` in memory and in Redis (raises if Redis is down)."""
+    fallback_store().reset(keys)
     redis_store().reset(keys)

@@ -1,0 +1,307 @@
+"""The in-process fallback store: the same algorithms as Redis, bounded, O(1) per operation.
+
+Entries live in a slab of parallel arrays (one slot per entry) threaded on two circular
+doubly-linked lists: *normal* and *protected* (entries over, or exactly at, their limit). Each
+operation touches a constant number of slots — no scan, no sort — at any fill level.
+
+When a new key needs a slot and the store is full, it takes, in order:
+1. an expired entry found by a clock hand that inspects ``SWEEP`` slots per eviction (so every
+   slot is looked at once per ``capacity / SWEEP`` evictions; expired entries go first);
+2. the least recently used *normal* entry;
+3. the least recently used *protected* entry — only when every entry is over its limit — so
+   flooding new keys cannot reset a blocked client.
+
+Parallel ``array`` columns keep an entry near 230 bytes including its key (``bench/resilience.py``
+measures it), where a dict of objects per entry would cost twice that.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django_ratelimit_guard.algorithms import Algorithm, Hit, State, Verdict, decide_many
+from django_ratelimit_guard.conf import guard_settings, on_reload
+from django_ratelimit_guard.exceptions import StoreClosedError
+
+logger = logging.getLogger("django_ratelimit_guard")
+
+NORMAL, PROTECTED = 0, 1  # the sentinel slots heading each list
+FIRST_SLOT = 2
+SWEEP = 4
+_KIND = {Algorithm.FIXED_WINDOW: 1, Algorithm.SLIDING_WINDOW: 2, Algorithm.TOKEN_BUCKET: 3}
+_ALGORITHM = {code: algorithm for algorithm, code in _KIND.items()}
+_PROTECTED_FLAG = 4
+EVICTION_REASONS = ("expired", "lru", "blocked")
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """One counter taken in memory, as exported for reconciliation with Redis."""
+
+    key: str
+    algorithm: Algorithm
+    state: State  # (window index, count, previous count) or the token bucket's TAT in ms
+    window_ms: int
+    blocked: bool
+
+
+class MemoryStore:
+    """Counters in this process. Thread-safe; every public method is O(1) except clear/drain."""
+
+    def __init__(self, max_entries: int = 50_000, warn_ratio: float = 0.8, *, scope: str = "memory") -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.scope = scope
+        self.capacity = max_entries
+        self.warn_ratio = warn_ratio
+        self.evictions: dict[str, int] = dict.fromkeys(EVICTION_REASONS, 0)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._warned = False
+        self._reset_slab()
+
+    def _reset_slab(self) -> None:
+        self._index: dict[str, int] = {}
+        self._keys: list[str | None] = [None, None]
+        self._prev = array("i", [NORMAL, PROTECTED])  # each sentinel starts as an empty circle
+        self._next = array("i", [NORMAL, PROTECTED])
+        self._a = array("d", [0.0, 0.0])  # window index, or the token bucket's TAT (ms)
+        self._b = array("q", [0, 0])  # count in the current window
+        self._c = array("q", [0, 0])  # count in the previous window
+        self._window = array("i", [0, 0])  # window_ms (at most 7 days: fits in 32 bits)
+        self._expires = array("d", [0.0, 0.0])  # epoch ms
+        self._flags = array("b", [0, 0])  # 0 free, else algorithm kind | _PROTECTED_FLAG
+        self._free = -1  # a chain of free slots, linked through _next
+        self._hand = FIRST_SLOT
+
+    # -- the Store contract ---------------------------------------------------------------------
+
+    def hit_many(
+        self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
+    ) -> list[Verdict]:
+        if self._closed:
+            raise StoreClosedError("The memory fallback store is closed.")
+        if not hits:
+            return []
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("The memory fallback store is closed.")
+            index = self._index
+            slots = [index.get(hit.key) for hit in hits]
+            states = [None if slot is None else self._state(slot, now) for slot in slots]
+            verdicts, writes = decide_many(hits, states, now)
+            if not count:
+                return verdicts
+            by_key = {hit.key: hit for hit in hits}
+            for write in writes:
+                slot = index.get(write.key)
+                if slot is None:
+                    slot = self._allocate(write.key, now)
+                self._store(slot, by_key[write.key], write.state, now + write.ttl_ms)
+            for hit, verdict in zip(hits, verdicts):
+                slot = index.get(hit.key)
+                if slot is not None:
+                    exhausted = not verdict.allowed or verdict.remaining <= 0
+                    self._touch(slot, PROTECTED if exhausted else NORMAL)
+            return verdicts
+
+    async def ahit_many(
+        self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
+    ) -> list[Verdict]:
+        # Pure CPU for a few microseconds: a thread hop would cost more than the work.
+        return self.hit_many(hits, count=count, now_ms=now_ms)
+
+    def reset(self, keys: Sequence[str]) -> None:
+        self._check_open()
+        with self._lock:
+            for key in keys:
+                slot = self._index.get(key)
+                if slot is not None:
+                    self._remove(slot, None)
+
+    # -- introspection and lifecycle ------------------------------------------------------------
+
+    @property
+    def entries(self) -> int:
+        return len(self._index)
+
+    @property
+    def fill_ratio(self) -> float:
+        return len(self._index) / self.capacity
+
+    def clear(self) -> None:
+        """Forget every counter (admin action); eviction counters are kept."""
+        self._check_open()
+        with self._lock:
+            self._reset_slab()
+            self._warned = False
+
+    def close(self) -> None:
+        """Release the memory; any later use raises StoreClosedError."""
+        with self._lock:
+            self._closed = True
+            self._reset_slab()
+
+    def drain(self, limit: int | None = None, *, now_ms: int | None = None) -> list[Counted]:
+        """Export and forget the live counters, blocked clients first, most recent first.
+
+        Reconciliation merges them into Redis when the breaker closes; what is drained is gone
+        from memory, so the same counts are never merged twice.
+        """
+        self._check_open()
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        out: list[Counted] = []
+        with self._lock:
+            for head in (PROTECTED, NORMAL):
+                slot = self._prev[head]
+                while slot != head and (limit is None or len(out) < limit):
+                    before = self._prev[slot]
+                    if self._expires[slot] > now:
+                        flags = self._flags[slot]
+                        state = self._state(slot, now)
+                        if state is not None:
+                            out.append(Counted(
+                                self._keys[slot] or "", _ALGORITHM[flags & 3], state,
+                                self._window[slot], bool(flags & _PROTECTED_FLAG),
+                            ))
+                    self._remove(slot, None)
+                    slot = before
+        return out
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("The memory fallback store is closed.")
+
+    # -- slots ----------------------------------------------------------------------------------
+
+    def _state(self, slot: int, now: int) -> State | None:
+        if self._expires[slot] <= now:
+            return None
+        if self._flags[slot] & 3 == _KIND[Algorithm.TOKEN_BUCKET]:
+            return self._a[slot]
+        return (int(self._a[slot]), self._b[slot], self._c[slot])
+
+    def _store(self, slot: int, hit: Hit, state: State, expires: float) -> None:
+        protected = self._flags[slot] & _PROTECTED_FLAG
+        if isinstance(state, tuple):
+            self._a[slot] = state[0]
+            self._b[slot] = state[1]
+            self._c[slot] = state[2]
+        else:
+            self._a[slot] = state
+        self._window[slot] = hit.window_ms
+        self._expires[slot] = expires
+        self._flags[slot] = _KIND[hit.algorithm] | protected
+
+    def _allocate(self, key: str, now: int) -> int:
+        if self._free != -1:
+            slot = self._free
+            self._free = self._next[slot]
+        elif len(self._keys) < self.capacity + FIRST_SLOT:
+            slot = len(self._keys)
+            self._keys.append(None)
+            self._prev.append(slot)
+            self._next.append(slot)
+            self._window.append(0)
+            self._a.append(0.0)
+            self._expires.append(0.0)
+            self._b.append(0)
+            self._c.append(0)
+            self._flags.append(0)
+        else:
+            slot = self._evict(now)
+        self._prev[slot] = self._next[slot] = slot  # linked nowhere yet
+        self._keys[slot] = key
+        self._index[key] = slot
+        self._flags[slot] = 0
+        if not self._warned and len(self._index) > self.warn_ratio * self.capacity:
+            self._warned = True
+            logger.warning(
+                "The rate-limit memory fallback store is %.0f%% full (%d of %d entries).",
+                100 * self.fill_ratio, len(self._index), self.capacity,
+                extra={"fill_ratio": self.fill_ratio, "entries": len(self._index), "capacity": self.capacity},
+            )
+        return slot
+
+    def _evict(self, now: int) -> int:
+        """Free one slot (the store is full) and return it."""
+        end = len(self._keys)
+        for _ in range(SWEEP):
+            slot = self._hand
+            self._hand = slot + 1 if slot + 1 < end else FIRST_SLOT
+            if self._flags[slot] and self._expires[slot] <= now:
+                return self._take(slot, "expired")
+        for head, reason in ((NORMAL, "lru"), (PROTECTED, "blocked")):
+            slot = self._next[head]
+            if slot != head:
+                return self._take(slot, "expired" if self._expires[slot] <= now else reason)
+        raise AssertionError("a full store has no entry to evict")  # pragma: no cover
+
+    def _take(self, slot: int, reason: str) -> int:
+        self._remove(slot, reason)
+        self._free = self._next[slot]
+        return slot
+
+    def _remove(self, slot: int, reason: str | None) -> None:
+        prev, nxt = self._prev[slot], self._next[slot]
+        self._next[prev] = nxt
+        self._prev[nxt] = prev
+        key = self._keys[slot]
+        if key is not None:
+            del self._index[key]
+        self._keys[slot] = None
+        self._flags[slot] = 0
+        self._next[slot] = self._free
+        self._free = slot
+        if reason is not None:
+            self.evictions[reason] += 1
+        if self._warned and len(self._index) < 0.9 * self.warn_ratio * self.capacity:
+            self._warned = False  # warn again next time it fills up
+
+    def _touch(self, slot: int, head: int) -> None:
+        """Move ``slot`` to the most recently used end of the list headed by ``head``."""
+        prev, nxt = self._prev[slot], self._next[slot]
+        self._next[prev] = nxt
+        self._prev[nxt] = prev
+        tail = self._prev[head]
+        self._next[tail] = slot
+        self._prev[slot] = tail
+        self._next[slot] = head
+        self._prev[head] = slot
+        flags = self._flags[slot] & 3
+        self._flags[slot] = flags | _PROTECTED_FLAG if head == PROTECTED else flags
+
+
+_fallback: MemoryStore | None = None
+_fallback_lock = threading.Lock()
+
+
+def fallback_store() -> MemoryStore:
+    """The process-wide fallback store, built from ``FALLBACK`` (rebuilt when settings change)."""
+    global _fallback
+    store = _fallback
+    if store is None:
+        with _fallback_lock:
+            if _fallback is None:
+                config = guard_settings().fallback
+                _fallback = MemoryStore(config.max_entries, config.warn_ratio)
+            store = _fallback
+    return store
+
+
+@on_reload
+def _rebuild_fallback() -> None:
+    global _fallback
+    with _fallback_lock:
+        old, _fallback = _fallback, None
+    if old is not None:
+        old.close()
+
+
+__all__ = ["EVICTION_REASONS", "Counted", "MemoryStore", "fallback_store"]
