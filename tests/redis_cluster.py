@@ -112,7 +112,7 @@ class ClusterDeployment:
         return next(node for node in self.nodes if node.port == port)
 
     def live_nodes(self) -> list[ClusterNodeServer]:
-        return [node for node in self.nodes if node.process is not None]
+        return [node for node in self.nodes if node.process is not None and not node.frozen]
 
     def roles(self) -> dict[int, str]:
         """port → "master" / "slave", as the live nodes report themselves."""
@@ -153,18 +153,16 @@ class ClusterDeployment:
 
         return wait_for(healthy, timeout, "a healthy cluster")
 
-    def kill_master_of_slot(self, slot: int, timeout: float = 20.0) -> tuple[ClusterNodeServer, float]:
-        """SIGKILL the master serving ``slot``; return it and the seconds until a replica of it
-        was promoted (as the surviving nodes see it)."""
+    def kill_master_of_slot(self, slot: int) -> ClusterNodeServer:
+        """SIGKILL the master serving ``slot`` (its replica takes over within a few seconds)."""
         victim = self.master_of_slot(slot)
         victim.kill()
-        started = time.monotonic()
+        return victim
 
-        def promoted() -> bool:
-            return self.master_of_slot(slot).port != victim.port
-
-        wait_for(promoted, timeout, f"a replica to take over slot {slot}")
-        return victim, time.monotonic() - started
+    def wait_promoted(self, slot: int, victim: ClusterNodeServer, timeout: float = 20.0) -> float:
+        """Seconds until a node other than ``victim`` serves ``slot``, as the survivors see it."""
+        return wait_for(lambda: self.master_of_slot(slot).port != victim.port, timeout,
+                        f"a replica to take over slot {slot}")
 
     def flush(self) -> None:
         for master in self.masters_by_port():
@@ -298,16 +296,21 @@ class SentinelGroup:
     def kill_master(self, timeout: float = 30.0) -> tuple[RedisServer, RedisServer, float]:
         """SIGKILL the master; return (old master, new master, seconds until the sentinels
         named the new one)."""
-        old = self.server(self.current_master_port())
-        assert old.process is not None
-        old.process.kill()
-        old.process.wait(5)
-        old.process = None
+        old = self.crash_master()
         started = time.monotonic()
         wait_for(lambda: self.current_master_port() != old.port, timeout, "a sentinel failover", interval=0.1)
         new = self.server(self.current_master_port())
         wait_for(lambda: new.client().info("replication").get("role") == "master", timeout, "the promotion")
         return old, new, time.monotonic() - started
+
+    def crash_master(self) -> RedisServer:
+        """SIGKILL the master and return at once (the failover has yet to start)."""
+        old = self.server(self.current_master_port())
+        assert old.process is not None
+        old.process.kill()
+        old.process.wait(5)
+        old.process = None
+        return old
 
     def restore(self, timeout: float = 30.0) -> None:
         """Restart stopped servers; the sentinels reconfigure them as replicas of the new master."""
