@@ -9,14 +9,18 @@ When a replica takes over a dead master's slots, the keys route to the new node'
 breaker closed), so recovery needs no probe; the dead node's scope simply stops receiving calls.
 
 Reconciliation (merging the counts taken in memory back into Redis) runs when a shard's breaker is
-about to close, as for a single Redis, but only if no other shard of the alias is still open or
+about to close, as for a single Redis (per node, see :func:`reconcile_cluster`), but only if no other shard of the alias is still open or
 half-open: the merge drains the whole fallback store, and counts of a shard that is still down
 would be lost. Those counts are merged when the last open shard closes.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import Any
+
+import redis.exceptions as rexc
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -27,9 +31,11 @@ from django_ratelimit_guard.breaker import BreakerState, all_breakers, get_break
 from django_ratelimit_guard.decisions import Source
 from django_ratelimit_guard.exceptions import StoreError
 from django_ratelimit_guard.redis import ClusterClient
-from django_ratelimit_guard.reconcile import reconcile
+from django_ratelimit_guard.reconcile import merge
 from django_ratelimit_guard.stores.cluster import ClusterStore
 from django_ratelimit_guard.stores.memory import fallback_store
+
+logger = logging.getLogger("django_ratelimit_guard")
 
 
 def uses_cluster_client(alias: str) -> bool:
@@ -75,7 +81,7 @@ def decide(
             refused.append(batch)
             continue
         if guard._reconcile_first(breaker, call) and _others_closed(store, batch.scope):
-            reconcile(store.client, fallback_store())
+            reconcile_cluster(store)
         call.success(outcome.duration)
         assert outcome.verdicts is not None
         for i, verdict in outcome.verdicts.items():
@@ -87,6 +93,40 @@ def decide(
         for i, item in zip(indices, decided):
             out[i] = item
     return [item for item in out if item is not None]
+
+
+def reconcile_cluster(store: ClusterStore) -> tuple[int, int]:
+    """Merge the fallback store's counts into the cluster, one pipelined batch per node.
+
+    ``reconcile.reconcile`` can't be used as is: redis-py's ClusterPipeline refuses EVALSHA
+    (``RedisClusterException``, not even a ``RedisError``). Entries are grouped by the node that
+    owns their slot and merged through that node's own client; a node that fails loses only its
+    entries (logged). Returns (sent, merged).
+    """
+    entries = fallback_store().drain()
+    if not entries:
+        return 0, 0
+    client = store.client
+    by_node: dict[str, tuple[Any, list[Any]]] = {}
+    for entry in entries:
+        try:
+            node = client.get_node_from_key(entry.key)
+        except Exception:  # noqa: BLE001 - an uncovered slot: nowhere to merge it
+            continue
+        by_node.setdefault(node.name, (node, []))[1].append(entry)
+    sent = merged = 0
+    for name, (node, batch) in by_node.items():
+        try:
+            s, m = merge(client.get_redis_connection(node), batch)
+        except (rexc.RedisError, OSError) as exc:
+            logger.warning("Reconciliation with %s failed; %d counters taken in memory were not merged: %s",
+                           name, len(batch), exc, extra={"node": name, "entries": len(batch)})
+            continue
+        sent += s
+        merged += m
+    logger.info("Reconciled %d counters taken in memory into the cluster (%d merged).", sent, merged,
+                extra={"entries": len(entries), "merged": merged})
+    return sent, merged
 
 
 def _others_closed(store: ClusterStore, scope: str) -> bool:

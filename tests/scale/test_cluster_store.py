@@ -215,3 +215,27 @@ def test_exactly_limit_admitted_under_concurrency_on_the_cluster(guarded):
 async def test_acheck_on_the_cluster_decides_on_redis(guarded):
     result = await acheck(request("203.0.113.8"), "sw", "tb")
     assert result.allowed and [d.source for d in result.decisions] == ["redis", "redis"]
+
+
+def test_recovery_of_a_shard_merges_its_memory_counts_back(guarded, settings):
+    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "BREAKER": {
+        "FAILURE_THRESHOLD": 1, "RESET_TIMEOUT": 0.2, "MAX_RESET_TIMEOUT": 0.4, "JITTER": 0.0,
+        "SUCCESS_THRESHOLD": 1, "SLOW_CALL_SECONDS": 2.0}}
+    ip = "203.0.113.77"
+    check(request(ip), "exact")
+    victim = guarded.master_of_slot(slot_of(ip, "exact"))
+    victim.freeze()  # briefly: thawed well before the 1 s node timeout would start a failover
+    try:
+        sources = [check(request(ip), "exact").source for _ in range(4)]
+    finally:
+        victim.thaw()
+    assert sources[0] == "memory"  # (a frozen node costs one socket timeout, then the breaker is open)
+    time.sleep(0.45)  # the open time passes; the next request is the probe that closes it
+    result = check(request(ip), "exact")
+    assert result.source == "redis"
+    # 1 before + 4 in memory (merged on recovery) + this one.
+    # The probe decided before the merge; the next request sees 1 before + 4 in memory + the
+    # probe + itself (+ possibly the timed-out call, which the thawed node still ran).
+    after = check(request(ip), "exact")
+    assert after.source == "redis"
+    assert after.remaining in (40 - 1 - 4 - 1 - 1, 40 - 1 - 4 - 1 - 1 - 1)
