@@ -49,10 +49,14 @@ async def run(server: RedisServer, n: int, reps: int) -> None:
     threaded = sync_to_async(check, thread_sensitive=False)
     decide_args = ["rlg:{x}:one:sw", "", 1, "sw", 1_000_000_000, 3_600_000, 1, 1]
 
-    rows: dict[str, list[float]] = {k: [] for k in ("floor", "floor_decide", "one", "three", "thread")}
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("floor", "floor_decide", "one", "three", "thread")
+    }
     for _ in range(reps):  # interleaved, so machine noise hits every row alike
         rows["floor"].append(await per_op_us(lambda: raw.evalsha(sha, 1, "floor", 60000), n))
-        rows["floor_decide"].append(await per_op_us(lambda: raw.evalsha(DECIDE_SHA, 1, *decide_args), n))
+        rows["floor_decide"].append(
+            await per_op_us(lambda: raw.evalsha(DECIDE_SHA, 1, *decide_args), n)
+        )
         rows["one"].append(await per_op_us(lambda: acheck(request, "one"), n))
         rows["three"].append(await per_op_us(lambda: acheck(request, "one", "two", "three"), n))
         rows["thread"].append(await per_op_us(lambda: threaded(request, "one"), n))
@@ -64,15 +68,21 @@ async def run(server: RedisServer, n: int, reps: int) -> None:
         spread = statistics.pstdev(rows[key]) if len(rows[key]) > 1 else 0.0
         return (label, f"{value:.1f}", f"±{spread:.1f}", f"{value / floor:.2f}", target)
 
-    print(f"python {platform.python_version()}, redis-server {server.client().info()['redis_version']}, "
-          f"n={n} x {reps} repetitions, one event loop")
-    print_table("Per async decision (median µs)", [
-        row("raw redis.asyncio EVALSHA, one-key INCR script (floor)", "floor"),
-        row("raw redis.asyncio EVALSHA of decide.lua, one hit", "floor_decide"),
-        row("acheck(), one policy", "one", "<= 1.15"),
-        row("acheck(), three policies", "three"),
-        row("sync_to_async(check)(), one policy", "thread", "> acheck"),
-    ], ("path", "µs", "spread", "× floor", "target"))
+    print(
+        f"python {platform.python_version()}, redis-server {server.client().info()['redis_version']}, "
+        f"n={n} x {reps} repetitions, one event loop"
+    )
+    print_table(
+        "Per async decision (median µs)",
+        [
+            row("raw redis.asyncio EVALSHA, one-key INCR script (floor)", "floor"),
+            row("raw redis.asyncio EVALSHA of decide.lua, one hit", "floor_decide"),
+            row("acheck(), one policy", "one", "<= 1.15"),
+            row("acheck(), three policies", "three"),
+            row("sync_to_async(check)(), one policy", "thread", "> acheck"),
+        ],
+        ("path", "µs", "spread", "× floor", "target"),
+    )
 
 
 def main() -> None:

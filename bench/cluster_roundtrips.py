@@ -15,7 +15,7 @@ import platform
 
 from _harness import FLOOR_LUA, configure_django, median, per_op_us, print_table
 
-from tests.redis_cluster import ClusterDeployment  # noqa: E402 - after _harness sets sys.path
+from tests.redis_cluster import ClusterDeployment
 
 POLICIES = {
     "sw": {"rate": "1000000000/h", "key": "ip"},
@@ -45,12 +45,19 @@ def main() -> None:
     cluster = ClusterDeployment(masters=3, replicas=0)
     try:
         cluster.start()
-        configure_django("", POLICIES, cache={
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": cluster.startup_nodes,
-            "OPTIONS": {"CLIENT_CLASS": "django_ratelimit_guard.redis.ClusterClient",
-                        "SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
-        })
+        configure_django(
+            "",
+            POLICIES,
+            cache={
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": cluster.startup_nodes,
+                "OPTIONS": {
+                    "CLIENT_CLASS": "django_ratelimit_guard.redis.ClusterClient",
+                    "SOCKET_CONNECT_TIMEOUT": 0.1,
+                    "SOCKET_TIMEOUT": 0.1,
+                },
+            },
+        )
         from django.test import RequestFactory
         from django_redis import get_redis_connection
 
@@ -76,16 +83,28 @@ def main() -> None:
             for _ in range(args.n):
                 check(request, *names)
             calls, _ = evalsha_stats(cluster)
-            nodes = len({
-                client.get_node_from_key(storage_key(guard_settings(), guard_settings().policies[n],
-                                                     "tenant-42" if n == "by_header" else "198.51.100.1")).name
-                for n in names
-            })
+            nodes = len(
+                {
+                    client.get_node_from_key(
+                        storage_key(
+                            guard_settings(),
+                            guard_settings().policies[n],
+                            "tenant-42" if n == "by_header" else "198.51.100.1",
+                        )
+                    ).name
+                    for n in names
+                }
+            )
             rows.append((label, f"{calls / args.n:.2f}", str(nodes)))
-        print(f"python {platform.python_version()}, redis-server "
-              f"{cluster.nodes[0].client().info()['redis_version']}, 3 masters, n={args.n}")
-        print_table("EVALSHA per request (INFO commandstats over all masters)", rows,
-                    ("request", "EVALSHA / request", "nodes touched"))
+        print(
+            f"python {platform.python_version()}, redis-server "
+            f"{cluster.nodes[0].client().info()['redis_version']}, 3 masters, n={args.n}"
+        )
+        print_table(
+            "EVALSHA per request (INFO commandstats over all masters)",
+            rows,
+            ("request", "EVALSHA / request", "nodes touched"),
+        )
 
         # Latency: check() vs a raw RedisCluster EVALSHA of a one-key INCR script (floor).
         floor_sha = client.script_load(FLOOR_LUA)
@@ -95,11 +114,19 @@ def main() -> None:
             one += per_op_us(lambda: check(request, "sw"), args.n, 1)
             three += per_op_us(lambda: check(request, "sw", "fw", "tb"), args.n, 1)
         f = median(floor)
-        print_table("Per decision on the cluster (median µs, one thread)", [
-            ("raw RedisCluster EVALSHA, one-key INCR (floor)", f"{f:.1f}", "1.00"),
-            ("check(), one policy", f"{median(one):.1f}", f"{median(one) / f:.2f}"),
-            ("check(), three policies, one tag", f"{median(three):.1f}", f"{median(three) / f:.2f}"),
-        ], ("path", "µs", "× floor"))
+        print_table(
+            "Per decision on the cluster (median µs, one thread)",
+            [
+                ("raw RedisCluster EVALSHA, one-key INCR (floor)", f"{f:.1f}", "1.00"),
+                ("check(), one policy", f"{median(one):.1f}", f"{median(one) / f:.2f}"),
+                (
+                    "check(), three policies, one tag",
+                    f"{median(three):.1f}",
+                    f"{median(three) / f:.2f}",
+                ),
+            ],
+            ("path", "µs", "× floor"),
+        )
 
         # Server cost per decision → decisions/s one shard (one Redis core) can serve.
         cap_rows = []
@@ -110,20 +137,37 @@ def main() -> None:
             calls, usec = evalsha_stats(cluster)
             per_call = usec / calls
             cap_rows.append((label, f"{per_call:.1f}", f"{1e6 / per_call:,.0f}"))
-        print_table("Server CPU per request (usec_per_call) and the ceiling of one shard", cap_rows,
-                    ("request", "µs server CPU", "requests/s per shard (CPU bound)"))
+        print_table(
+            "Server CPU per request (usec_per_call) and the ceiling of one shard",
+            cap_rows,
+            ("request", "µs server CPU", "requests/s per shard (CPU bound)"),
+        )
 
         # Concurrency across shards: worker threads (the store) vs one ClusterPipeline.
         store = redis_store()
         ips = {}
         for i in range(1, 300):
             ip = f"203.0.{i // 250}.{i % 250}"
-            ips.setdefault(client.get_node_from_key(storage_key(guard_settings(), guard_settings().policies["sw"], ip)).name, ip)
+            ips.setdefault(
+                client.get_node_from_key(
+                    storage_key(guard_settings(), guard_settings().policies["sw"], ip)
+                ).name,
+                ip,
+            )
             if len(ips) == 3:
                 break
         policy = guard_settings().policies["sw"]
-        hits = [Hit(storage_key(guard_settings(), policy, ip), policy.algorithm, 10**9, 3_600_000, 1, True)
-                for ip in ips.values()]
+        hits = [
+            Hit(
+                storage_key(guard_settings(), policy, ip),
+                policy.algorithm,
+                10**9,
+                3_600_000,
+                1,
+                True,
+            )
+            for ip in ips.values()
+        ]
         store.hit_many(hits)
 
         def sequential() -> None:
@@ -136,10 +180,17 @@ def main() -> None:
         for _ in range(5):
             t_threads += per_op_us(lambda: store.hit_many(hits), args.n // 2, 1)
             t_seq += per_op_us(sequential, args.n // 2, 1)
-        print_table("One request with hits on all 3 shards (median µs)", [
-            ("ClusterStore: first shard inline, others on worker threads", f"{median(t_threads):.1f}"),
-            ("three RedisCluster EVALSHAs one after another", f"{median(t_seq):.1f}"),
-        ], ("strategy", "µs"))
+        print_table(
+            "One request with hits on all 3 shards (median µs)",
+            [
+                (
+                    "ClusterStore: first shard inline, others on worker threads",
+                    f"{median(t_threads):.1f}",
+                ),
+                ("three RedisCluster EVALSHAs one after another", f"{median(t_seq):.1f}"),
+            ],
+            ("strategy", "µs"),
+        )
 
         # Memory of one client's key per algorithm.
         mem_rows = []

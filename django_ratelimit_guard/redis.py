@@ -33,8 +33,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
-from django_redis.client.default import DefaultClient
-from django_redis.exceptions import ConnectionInterrupted
+from django_redis.client.default import DefaultClient  # type: ignore[import-untyped]
+from django_redis.exceptions import ConnectionInterrupted  # type: ignore[import-untyped]
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisError
@@ -76,7 +76,7 @@ def parse_startup_nodes(location: str | Sequence[str]) -> tuple[list[ClusterNode
                 f"Redis Cluster startup node {entry!r} names database {url.path[1:]!r}; "
                 "a cluster has only database 0."
             )
-        nodes.append(ClusterNode(url.hostname, port))
+        nodes.append(ClusterNode(url.hostname, port))  # type: ignore[no-untyped-call]
         if url.scheme == "rediss":
             kwargs["ssl"] = True
         if url.username:
@@ -90,8 +90,10 @@ def cluster_kwargs(options: dict[str, Any], url_kwargs: dict[str, Any]) -> dict[
     """``RedisCluster`` keyword arguments from django-redis style OPTIONS."""
     kwargs: dict[str, Any] = dict(url_kwargs)
     for option, name in (
-        ("SOCKET_TIMEOUT", "socket_timeout"), ("SOCKET_CONNECT_TIMEOUT", "socket_connect_timeout"),
-        ("USERNAME", "username"), ("PASSWORD", "password"),
+        ("SOCKET_TIMEOUT", "socket_timeout"),
+        ("SOCKET_CONNECT_TIMEOUT", "socket_connect_timeout"),
+        ("USERNAME", "username"),
+        ("PASSWORD", "password"),
     ):
         value = options.get(option)
         if value is None:
@@ -99,12 +101,16 @@ def cluster_kwargs(options: dict[str, Any], url_kwargs: dict[str, Any]) -> dict[
         if option.startswith("SOCKET") and (
             isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
         ):
-            raise ImproperlyConfigured(f"OPTIONS[{option!r}] must be a positive number of seconds, not {value!r}.")
+            raise ImproperlyConfigured(
+                f"OPTIONS[{option!r}] must be a positive number of seconds, not {value!r}."
+            )
         kwargs[name] = value
     for option in ("CONNECTION_POOL_KWARGS", "REDIS_CLIENT_KWARGS"):
         extra = options.get(option, {})
         if not isinstance(extra, dict):
-            raise ImproperlyConfigured(f"OPTIONS[{option!r}] must be a dict, not {type(extra).__name__}.")
+            raise ImproperlyConfigured(
+                f"OPTIONS[{option!r}] must be a dict, not {type(extra).__name__}."
+            )
         kwargs.update(extra)
     kwargs.setdefault("retry", Retry(NoBackoff(), DEFAULT_RETRIES))
     return kwargs
@@ -144,7 +150,7 @@ def forget_cluster_connections() -> None:
         client.close()
 
 
-class ClusterClient(DefaultClient):  # type: ignore[type-arg]
+class ClusterClient(DefaultClient):  # type: ignore[misc]
     """django-redis client class whose raw client is a ``RedisCluster``.
 
     The cache API works as on one Redis; multi-key operations that Redis Cluster refuses across
@@ -161,7 +167,7 @@ class ClusterClient(DefaultClient):  # type: ignore[type-arg]
     def get_next_client_index(self, write: bool = True, tried: list[int] | None = None) -> int:
         return 0
 
-    def connect(self, index: int = 0) -> RedisCluster:  # type: ignore[override]
+    def connect(self, index: int = 0) -> RedisCluster:
         try:
             return cluster_connection(self._server, self._options)
         except (RedisError, OSError) as exc:
@@ -170,10 +176,12 @@ class ClusterClient(DefaultClient):  # type: ignore[type-arg]
 
     def disconnect(self, index: int = 0, client: Any = None) -> None:
         # The RedisCluster is shared by every thread of the process: closing it here (django-redis
-        # calls this on request_finished when CLOSE_CONNECTION is set) would pull it from under them.
+        # calls this on request_finished with CLOSE_CONNECTION) would pull it from under them.
         return None
 
-    def get_many(self, keys: Collection[str], version: int | None = None, client: Any = None) -> dict[str, Any]:
+    def get_many(
+        self, keys: Collection[str], version: int | None = None, client: Any = None
+    ) -> dict[str, Any]:
         if client is None:
             client = self.get_client(write=False)
         if not keys:
@@ -183,9 +191,15 @@ class ClusterClient(DefaultClient):  # type: ignore[type-arg]
             values = client.mget_nonatomic(list(map_keys))
         except (RedisError, OSError) as exc:
             raise ConnectionInterrupted(connection=client) from exc
-        return {map_keys[k]: self.decode(v) for k, v in zip(map_keys, values) if v is not None}
+        return {
+            map_keys[k]: self.decode(v)
+            for k, v in zip(map_keys, values, strict=True)
+            if v is not None
+        }
 
-    def delete_many(self, keys: Iterable[str], version: int | None = None, client: Any = None) -> int:
+    def delete_many(
+        self, keys: Iterable[str], version: int | None = None, client: Any = None
+    ) -> int:
         if client is None:
             client = self.get_client(write=True)
         made = [self.make_key(k, version=version) for k in keys]
@@ -198,5 +212,10 @@ class ClusterClient(DefaultClient):  # type: ignore[type-arg]
             raise ConnectionInterrupted(connection=client) from exc
 
 
-__all__ = ["DEFAULT_RETRIES", "ClusterClient", "cluster_connection", "forget_cluster_connections",
-           "parse_startup_nodes"]
+__all__ = [
+    "DEFAULT_RETRIES",
+    "ClusterClient",
+    "cluster_connection",
+    "forget_cluster_connections",
+    "parse_startup_nodes",
+]

@@ -2,26 +2,26 @@
 
 ``guard.decide`` hands a cluster alias's hits here. They are routed to the primaries that own
 them (``stores/cluster.py``); each shard's breaker scope ``<alias>/<host:port>`` is consulted on
-its own: shards whose breaker permits are called concurrently, the rest — and any shard whose call
-fails — go to the fail modes of their policies, exactly as a single Redis would (``guard._fail_modes``).
+its own: shards whose breaker permits are called concurrently, the rest — and any shard whose
+call fails — go to the fail modes of their policies, as for a single Redis (``guard._fail_modes``).
 
 When a replica takes over a dead master's slots, the keys route to the new node's scope (its
-breaker closed), so recovery needs no probe; the dead node's scope simply stops receiving calls.
+breaker closed) as soon as the client re-reads the slot map — on the next failed call or on the
+half-open probe of the dead node's scope, which redis-py redirects to the new primary.
 
-Reconciliation (merging the counts taken in memory back into Redis) runs when a shard's breaker is
-about to close, as for a single Redis (per node, see :func:`reconcile_cluster`), but only if no other shard of the alias is still open or
-half-open: the merge drains the whole fallback store, and counts of a shard that is still down
-would be lost. Those counts are merged when the last open shard closes.
+Reconciliation (merging the counts taken in memory back into Redis) runs when a shard's breaker
+is about to close, as for a single Redis (per node: :func:`reconcile_cluster`), but only if no
+other shard of the alias is still open or half-open: the merge drains the whole fallback store,
+and counts of a shard that is still down would be lost.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis.exceptions as rexc
-
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -30,8 +30,8 @@ from django_ratelimit_guard.algorithms import Verdict
 from django_ratelimit_guard.breaker import BreakerState, all_breakers, get_breaker
 from django_ratelimit_guard.decisions import Source
 from django_ratelimit_guard.exceptions import StoreError
-from django_ratelimit_guard.redis import ClusterClient
 from django_ratelimit_guard.reconcile import merge
+from django_ratelimit_guard.redis import ClusterClient
 from django_ratelimit_guard.stores.cluster import ClusterStore
 from django_ratelimit_guard.stores.memory import fallback_store
 
@@ -40,7 +40,8 @@ logger = logging.getLogger("django_ratelimit_guard")
 
 def uses_cluster_client(alias: str) -> bool:
     """Whether the cache alias is configured with our ``ClusterClient`` (or a subclass); no I/O."""
-    options = (settings.CACHES.get(alias) or {}).get("OPTIONS") or {}
+    cache = cast("dict[str, Any]", settings.CACHES.get(alias) or {})
+    options = cache.get("OPTIONS") or {}
     client_class = options.get("CLIENT_CLASS")
     if client_class is None:
         return False
@@ -58,7 +59,7 @@ def decide(
     hits = [p.hit for p in planned]
     try:
         batches = store.route(hits)
-    except (StoreError, Exception) as exc:  # noqa: BLE001 - no startup node answered CLUSTER SLOTS
+    except (StoreError, Exception) as exc:
         breaker = get_breaker(store.scope)
         call = breaker.acquire()
         if call is not None:
@@ -75,7 +76,7 @@ def decide(
         else:
             permitted.append((batch, breaker, call))
     outcomes = store.run(hits, [batch for batch, _, _ in permitted], count=count)
-    for (batch, breaker, call), outcome in zip(permitted, outcomes):
+    for (batch, breaker, call), outcome in zip(permitted, outcomes, strict=True):
         if outcome.error is not None:
             guard._store_failed(batch.scope, breaker, call, outcome.error)
             refused.append(batch)
@@ -90,7 +91,7 @@ def decide(
         # All or nothing per shard: a "closed" policy denying here stops this shard's memory counts.
         indices = batch.indices
         decided = guard._fail_modes([planned[i] for i in indices], count, get_breaker(batch.scope))
-        for i, item in zip(indices, decided):
+        for i, item in zip(indices, decided, strict=True):
             out[i] = item
     return [item for item in out if item is not None]
 
@@ -111,7 +112,7 @@ def reconcile_cluster(store: ClusterStore) -> tuple[int, int]:
     for entry in entries:
         try:
             node = client.get_node_from_key(entry.key)
-        except Exception:  # noqa: BLE001 - an uncovered slot: nowhere to merge it
+        except rexc.RedisClusterException:  # an uncovered slot: nowhere to merge it
             continue
         by_node.setdefault(node.name, (node, []))[1].append(entry)
     sent = merged = 0
@@ -119,13 +120,22 @@ def reconcile_cluster(store: ClusterStore) -> tuple[int, int]:
         try:
             s, m = merge(client.get_redis_connection(node), batch)
         except (rexc.RedisError, OSError) as exc:
-            logger.warning("Reconciliation with %s failed; %d counters taken in memory were not merged: %s",
-                           name, len(batch), exc, extra={"node": name, "entries": len(batch)})
+            logger.warning(
+                "Reconciliation with %s failed; %d counters taken in memory were not merged: %s",
+                name,
+                len(batch),
+                exc,
+                extra={"node": name, "entries": len(batch)},
+            )
             continue
         sent += s
         merged += m
-    logger.info("Reconciled %d counters taken in memory into the cluster (%d merged).", sent, merged,
-                extra={"entries": len(entries), "merged": merged})
+    logger.info(
+        "Reconciled %d counters taken in memory into the cluster (%d merged).",
+        sent,
+        merged,
+        extra={"entries": len(entries), "merged": merged},
+    )
     return sent, merged
 
 
@@ -141,10 +151,10 @@ def _others_closed(store: ClusterStore, scope: str) -> bool:
 def _still_serves(store: ClusterStore, scope: str) -> bool:
     """Whether the node behind ``scope`` is still a primary in the client's slot map (a master
     replaced by a failover is not: its open breaker no longer guards any key)."""
-    name = scope[len(store.alias) + 1:]
+    name = scope[len(store.alias) + 1 :]
     try:
         return any(node.name == name for node in store.client.get_primaries())
-    except Exception:  # noqa: BLE001 - an unreadable map: assume it still serves
+    except Exception:
         return True
 
 

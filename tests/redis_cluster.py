@@ -21,7 +21,9 @@ from tests.redis_servers import RedisServer, free_port, redis_server_binary
 NODE_TIMEOUT_MS = 1000
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> float:
+def wait_for(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+) -> float:
     """Poll ``condition`` until it holds; return the seconds it took, or fail naming ``what``."""
     started = time.monotonic()
     deadline = started + timeout
@@ -59,13 +61,21 @@ class ClusterNodeServer(RedisServer):
     restart rejoins the cluster with the same identity."""
 
     def __init__(self) -> None:
-        super().__init__(port=free_cluster_port(), extra_args=(
-            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-            # A replica that lost its master for a while may still be promoted (tests kill
-            # masters on purpose); the default factor would refuse after long outages.
-            "--cluster-replica-validity-factor", "0",
-        ))
+        super().__init__(
+            port=free_cluster_port(),
+            extra_args=(
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                str(NODE_TIMEOUT_MS),
+                # A replica that lost its master for a while may still be promoted (tests kill
+                # masters on purpose); the default factor would refuse after long outages.
+                "--cluster-replica-validity-factor",
+                "0",
+            ),
+        )
 
     @property
     def name(self) -> str:
@@ -99,11 +109,23 @@ class ClusterDeployment:
             node.start()
         cli = shutil.which("redis-cli")
         if cli is None:
-            raise RuntimeError("redis-cli is not on PATH (it ships with redis-server / redis-tools).")
+            raise RuntimeError(
+                "redis-cli is not on PATH (it ships with redis-server / redis-tools)."
+            )
         subprocess.run(
-            [cli, "--cluster", "create", *(node.name for node in self.nodes),
-             "--cluster-replicas", str(self.replicas), "--cluster-yes"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout,
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(node.name for node in self.nodes),
+                "--cluster-replicas",
+                str(self.replicas),
+                "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
         )
         self.wait_healthy(timeout)
         return self
@@ -116,7 +138,10 @@ class ClusterDeployment:
 
     def roles(self) -> dict[int, str]:
         """port → "master" / "slave", as the live nodes report themselves."""
-        return {node.port: node.client().execute_command("ROLE")[0].decode() for node in self.live_nodes()}
+        return {
+            node.port: node.client().execute_command("ROLE")[0].decode()
+            for node in self.live_nodes()
+        }
 
     def masters_by_port(self) -> list[ClusterNodeServer]:
         return [self.node(port) for port, role in self.roles().items() if role == "master"]
@@ -135,7 +160,10 @@ class ClusterDeployment:
         def healthy() -> bool:
             for node in self.live_nodes():
                 info = node.client().execute_command("CLUSTER INFO")
-                if info.get("cluster_state") != "ok" or str(info.get("cluster_slots_ok")) != "16384":
+                if (
+                    info.get("cluster_state") != "ok"
+                    or str(info.get("cluster_slots_ok")) != "16384"
+                ):
                     return False
             masters = self.masters_by_port()
             if len(masters) != self.masters:
@@ -144,8 +172,11 @@ class ClusterDeployment:
             for master in masters:
                 info = master.client().info("replication")
                 synced = sum(
-                    1 for key, value in info.items()
-                    if key.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
+                    1
+                    for key, value in info.items()
+                    if key.startswith("slave")
+                    and isinstance(value, dict)
+                    and value.get("state") == "online"
                 )
                 if synced < expected:
                     return False
@@ -161,8 +192,11 @@ class ClusterDeployment:
 
     def wait_promoted(self, slot: int, victim: ClusterNodeServer, timeout: float = 20.0) -> float:
         """Seconds until a node other than ``victim`` serves ``slot``, as the survivors see it."""
-        return wait_for(lambda: self.master_of_slot(slot).port != victim.port, timeout,
-                        f"a replica to take over slot {slot}")
+        return wait_for(
+            lambda: self.master_of_slot(slot).port != victim.port,
+            timeout,
+            f"a replica to take over slot {slot}",
+        )
 
     def flush(self) -> None:
         for master in self.masters_by_port():
@@ -195,7 +229,14 @@ class ClusterDeployment:
 class SentinelProcess(RedisServer):
     """``redis-server <config> --sentinel``; the sentinel rewrites its config file, so each has its own."""
 
-    def __init__(self, master_port: int, service: str, quorum: int, down_after_ms: int, failover_timeout_ms: int) -> None:
+    def __init__(
+        self,
+        master_port: int,
+        service: str,
+        quorum: int,
+        down_after_ms: int,
+        failover_timeout_ms: int,
+    ) -> None:
         super().__init__()
         self.config = self.dir / "sentinel.conf"
         self.config.write_text(
@@ -210,7 +251,8 @@ class SentinelProcess(RedisServer):
     def start(self, timeout: float = 10.0) -> SentinelProcess:
         self.process = subprocess.Popen(
             [redis_server_binary(), str(self.config), "--sentinel"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.wait_ready(timeout)
         return self
@@ -220,8 +262,13 @@ class SentinelGroup:
     """One master, ``replicas`` replicas and ``sentinels`` sentinels watching service ``service``."""
 
     def __init__(
-        self, service: str = "rlgmaster", replicas: int = 1, sentinels: int = 3, quorum: int = 2,
-        down_after_ms: int = 1000, failover_timeout_ms: int = 3000,
+        self,
+        service: str = "rlgmaster",
+        replicas: int = 1,
+        sentinels: int = 3,
+        quorum: int = 2,
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 3000,
     ) -> None:
         self.service = service
         self.master = RedisServer()
@@ -278,7 +325,9 @@ class SentinelGroup:
             if master.process is None:
                 return False
             info = master.client().info("replication")
-            if info.get("role") != "master" or info.get("connected_slaves", 0) < self._live_replicas(port):
+            if info.get("role") != "master" or info.get(
+                "connected_slaves", 0
+            ) < self._live_replicas(port):
                 return False
             for sentinel in self.sentinels:
                 fields = sentinel.client().sentinel_master(self.service)
@@ -298,9 +347,18 @@ class SentinelGroup:
         named the new one)."""
         old = self.crash_master()
         started = time.monotonic()
-        wait_for(lambda: self.current_master_port() != old.port, timeout, "a sentinel failover", interval=0.1)
+        wait_for(
+            lambda: self.current_master_port() != old.port,
+            timeout,
+            "a sentinel failover",
+            interval=0.1,
+        )
         new = self.server(self.current_master_port())
-        wait_for(lambda: new.client().info("replication").get("role") == "master", timeout, "the promotion")
+        wait_for(
+            lambda: new.client().info("replication").get("role") == "master",
+            timeout,
+            "the promotion",
+        )
         return old, new, time.monotonic() - started
 
     def crash_master(self) -> RedisServer:
@@ -324,4 +382,11 @@ class SentinelGroup:
             process.close()
 
 
-__all__ = ["NODE_TIMEOUT_MS", "ClusterDeployment", "ClusterNodeServer", "SentinelGroup", "free_port", "wait_for"]
+__all__ = [
+    "NODE_TIMEOUT_MS",
+    "ClusterDeployment",
+    "ClusterNodeServer",
+    "SentinelGroup",
+    "free_port",
+    "wait_for",
+]

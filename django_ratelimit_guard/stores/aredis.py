@@ -18,23 +18,29 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import redis.asyncio as aredis
 import redis.exceptions as rexc
 
 from django_ratelimit_guard.algorithms import Hit, Verdict
-from django_ratelimit_guard.stores.redis import DECIDE_LUA, DECIDE_SHA, RedisStore, parse_reply, script_args
+from django_ratelimit_guard.stores.redis import (
+    DECIDE_LUA,
+    DECIDE_SHA,
+    RedisStore,
+    parse_reply,
+    script_args,
+)
 
 DEFAULT_CLIENT = "django_redis.client.DefaultClient"
 SENTINEL_CLIENT = "django_redis.client.SentinelClient"
 SENTINEL_FACTORY = "django_redis.pool.SentinelConnectionFactory"
 
 #: loop -> (clients of that loop by store, the async generator that closes them)
-_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[dict[int, Any], AsyncIterator[None]]] = (
-    weakref.WeakKeyDictionary()
-)
+_loops: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, tuple[dict[int, Any], AsyncIterator[None]]
+] = weakref.WeakKeyDictionary()
 #: alias -> its store, or None when it can't be mirrored (cleared on settings reload).
 _stores: dict[str, AsyncRedisStore | None] = {}
 
@@ -70,8 +76,10 @@ def connection_kwargs(options: dict[str, Any]) -> dict[str, Any]:
     """``redis.asyncio`` keyword arguments from django-redis OPTIONS (as its ConnectionFactory)."""
     kwargs: dict[str, Any] = {}
     for option, name in (
-        ("SOCKET_TIMEOUT", "socket_timeout"), ("SOCKET_CONNECT_TIMEOUT", "socket_connect_timeout"),
-        ("USERNAME", "username"), ("PASSWORD", "password"),
+        ("SOCKET_TIMEOUT", "socket_timeout"),
+        ("SOCKET_CONNECT_TIMEOUT", "socket_connect_timeout"),
+        ("USERNAME", "username"),
+        ("PASSWORD", "password"),
     ):
         if options.get(option):
             kwargs[name] = options[option]
@@ -88,7 +96,10 @@ def mirrorable(cache: dict[str, Any]) -> str | None:
     factory = options.get("CONNECTION_FACTORY")
     if client_class == SENTINEL_CLIENT and factory == SENTINEL_FACTORY and options.get("SENTINELS"):
         return "sentinel"
-    if client_class != DEFAULT_CLIENT or factory not in (None, "django_redis.pool.ConnectionFactory"):
+    if client_class != DEFAULT_CLIENT or factory not in (
+        None,
+        "django_redis.pool.ConnectionFactory",
+    ):
         return None
     if options.get("CONNECTION_POOL_CLASS") or options.get("REDIS_CLIENT_CLASS"):
         return None  # a sync pool/client class has no async twin we could know of
@@ -122,7 +133,9 @@ def build_client(cache: dict[str, Any]) -> Any:
 
         parsed = urlparse(url)
         db = int(parsed.path.lstrip("/") or 0)
-        sentinel = Sentinel(options["SENTINELS"], sentinel_kwargs=options.get("SENTINEL_KWARGS"), **kwargs)
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            options["SENTINELS"], sentinel_kwargs=options.get("SENTINEL_KWARGS"), **kwargs
+        )
         return _SentinelMaster(sentinel, sentinel.master_for(parsed.hostname, db=db, **kwargs))
     return aredis.Redis.from_url(url, **kwargs)
 
@@ -186,7 +199,7 @@ def async_store(alias: str) -> AsyncRedisStore | None:
         pass
     from django.conf import settings
 
-    cache = settings.CACHES.get(alias)
+    cache = cast("dict[str, Any] | None", settings.CACHES.get(alias))
     store = AsyncRedisStore(alias, dict(cache)) if cache and mirrorable(cache) else None
     _stores[alias] = store
     return store
@@ -197,4 +210,10 @@ def forget_async_stores() -> None:
     _stores.clear()
 
 
-__all__ = ["AsyncRedisStore", "async_store", "build_client", "connection_kwargs", "forget_async_stores"]
+__all__ = [
+    "AsyncRedisStore",
+    "async_store",
+    "build_client",
+    "connection_kwargs",
+    "forget_async_stores",
+]

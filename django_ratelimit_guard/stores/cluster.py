@@ -34,7 +34,13 @@ import redis.exceptions as rexc
 
 from django_ratelimit_guard.algorithms import Hit, Verdict
 from django_ratelimit_guard.exceptions import StoreError
-from django_ratelimit_guard.stores.redis import DECIDE_LUA, DECIDE_SHA, RedisStore, parse_reply, script_args
+from django_ratelimit_guard.stores.redis import (
+    DECIDE_LUA,
+    DECIDE_SHA,
+    RedisStore,
+    parse_reply,
+    script_args,
+)
 
 #: Redirections and transient cluster states that redis-py resolves when the command is re-sent
 #: through ``RedisCluster`` (which follows MOVED/ASK and refreshes its slot map).
@@ -98,7 +104,7 @@ class ClusterStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from django_redis import get_redis_connection
+            from django_redis import get_redis_connection  # type: ignore[import-untyped]
 
             self._client = get_redis_connection(self.alias)
         return self._client
@@ -130,7 +136,11 @@ class ClusterStore:
     # -- I/O ------------------------------------------------------------------------------------
 
     def run(
-        self, hits: Sequence[Hit], batches: Sequence[ShardBatch], *, count: bool = True,
+        self,
+        hits: Sequence[Hit],
+        batches: Sequence[ShardBatch],
+        *,
+        count: bool = True,
         now_ms: int | None = None,
     ) -> list[ShardOutcome]:
         """Call every batch's node, concurrently; each outcome carries verdicts or its error."""
@@ -162,7 +172,9 @@ class ClusterStore:
     ) -> list[Verdict]:
         from asgiref.sync import sync_to_async
 
-        return await sync_to_async(self.hit_many, thread_sensitive=False)(hits, count=count, now_ms=now_ms)
+        return await sync_to_async(self.hit_many, thread_sensitive=False)(
+            hits, count=count, now_ms=now_ms
+        )
 
     def reset(self, keys: Sequence[str]) -> None:
         if not keys:
@@ -176,23 +188,31 @@ class ClusterStore:
         """The same classification as the single-Redis store, named after the shard's scope."""
         return RedisStore(scope or self.alias, client=self._client).error(exc)
 
-    def _run_batch(self, hits: Sequence[Hit], batch: ShardBatch, count: bool, now_ms: int | None) -> ShardOutcome:
+    def _run_batch(
+        self, hits: Sequence[Hit], batch: ShardBatch, count: bool, now_ms: int | None
+    ) -> ShardOutcome:
         started = time.monotonic()
         try:
             if batch.node is None:
-                raise rexc.ClusterDownError(f"no node serves the slot of {hits[batch.groups[0][0]].key!r}")
+                raise rexc.ClusterDownError(
+                    f"no node serves the slot of {hits[batch.groups[0][0]].key!r}"
+                )
             if len(batch.groups) == 1:
                 replies = [self._evalsha(hits, batch.groups[0], count, now_ms)]
             else:
                 replies = self._pipelined(hits, batch, count, now_ms)
         except (rexc.RedisError, OSError) as exc:
-            return ShardOutcome(batch, None, self.error(exc, batch.scope), time.monotonic() - started)
+            return ShardOutcome(
+                batch, None, self.error(exc, batch.scope), time.monotonic() - started
+            )
         verdicts: dict[int, Verdict] = {}
-        for group, reply in zip(batch.groups, replies):
-            verdicts.update(zip(group, parse_reply(reply, len(group))))
+        for group, reply in zip(batch.groups, replies, strict=True):
+            verdicts.update(zip(group, parse_reply(reply, len(group)), strict=True))
         return ShardOutcome(batch, verdicts, None, time.monotonic() - started)
 
-    def _evalsha(self, hits: Sequence[Hit], group: list[int], count: bool, now_ms: int | None) -> Any:
+    def _evalsha(
+        self, hits: Sequence[Hit], group: list[int], count: bool, now_ms: int | None
+    ) -> Any:
         """One slot's EVALSHA through RedisCluster (which follows MOVED/ASK); NOSCRIPT reloads."""
         chosen = [hits[i] for i in group]
         args = script_args(chosen, count, now_ms)
@@ -206,7 +226,9 @@ class ClusterStore:
             client.execute_command("SCRIPT LOAD", DECIDE_LUA, target_nodes=node)
             return client.evalsha(DECIDE_SHA, len(chosen), *args)
 
-    def _pipelined(self, hits: Sequence[Hit], batch: ShardBatch, count: bool, now_ms: int | None) -> list[Any]:
+    def _pipelined(
+        self, hits: Sequence[Hit], batch: ShardBatch, count: bool, now_ms: int | None
+    ) -> list[Any]:
         """Several slots on one node: their EVALSHAs in one round trip to that node."""
         node_client = self.client.get_redis_connection(batch.node)
         pipe = node_client.pipeline(transaction=False)
@@ -215,7 +237,7 @@ class ClusterStore:
             pipe.evalsha(DECIDE_SHA, len(chosen), *script_args(chosen, count, now_ms))
         replies = pipe.execute(raise_on_error=False)
         out = []
-        for group, reply in zip(batch.groups, replies):
+        for group, reply in zip(batch.groups, replies, strict=True):
             if isinstance(reply, _REROUTE):
                 # The slot moved (or the script is missing) since the map was read: send this
                 # group again through RedisCluster, which follows the redirection.

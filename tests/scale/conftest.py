@@ -28,8 +28,14 @@ def redis_cluster() -> Iterator[ClusterDeployment]:
 
 @pytest.fixture(scope="session")
 def sentinel_group() -> Iterator[SentinelGroup]:
-    group = SentinelGroup(service="rlgmaster", replicas=1, sentinels=3, quorum=2,
-                          down_after_ms=1000, failover_timeout_ms=3000)
+    group = SentinelGroup(
+        service="rlgmaster",
+        replicas=1,
+        sentinels=3,
+        quorum=2,
+        down_after_ms=1000,
+        failover_timeout_ms=3000,
+    )
     try:
         group.start()
         yield group

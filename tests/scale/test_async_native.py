@@ -19,8 +19,10 @@ rf = RequestFactory()
 def guarded(settings, redis):  # type: ignore[no-untyped-def]
     settings.RATELIMIT_GUARD = {
         "CACHE_ALIAS": "ratelimit",
-        "POLICIES": {"api": {"rate": "5/m", "key": "ip"}, "tb": {"rate": "9/m", "key": "ip",
-                                                                   "algorithm": "token_bucket"}},
+        "POLICIES": {
+            "api": {"rate": "5/m", "key": "ip"},
+            "tb": {"rate": "9/m", "key": "ip", "algorithm": "token_bucket"},
+        },
         "BREAKER": {"FAILURE_THRESHOLD": 2, "RESET_TIMEOUT": 30, "JITTER": 0.0},
     }
     return redis
@@ -87,13 +89,21 @@ def test_clients_of_a_short_lived_loop_close_with_it(guarded):
         assert evalsha_connections(guarded) == 0
 
 
-@pytest.mark.parametrize(("options", "expected"), [
-    ({}, "default"),
-    ({"CLIENT_CLASS": "django_ratelimit_guard.redis.ClusterClient"}, None),
-    ({"CLIENT_CLASS": "django_redis.client.SentinelClient",
-      "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
-      "SENTINELS": [("127.0.0.1", 26379)]}, "sentinel"),
-    ({"CONNECTION_POOL_CLASS": "myproject.pools.Special"}, None),
-])
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, "default"),
+        ({"CLIENT_CLASS": "django_ratelimit_guard.redis.ClusterClient"}, None),
+        (
+            {
+                "CLIENT_CLASS": "django_redis.client.SentinelClient",
+                "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+                "SENTINELS": [("127.0.0.1", 26379)],
+            },
+            "sentinel",
+        ),
+        ({"CONNECTION_POOL_CLASS": "myproject.pools.Special"}, None),
+    ],
+)
 def test_only_settings_it_can_mirror_get_a_native_client(options, expected):
     assert mirrorable({"LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": options}) == expected

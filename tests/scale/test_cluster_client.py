@@ -16,7 +16,9 @@ pytestmark = pytest.mark.cluster
 def test_get_redis_connection_returns_a_redis_cluster(cluster):
     client = get_redis_connection("ratelimit")
     assert isinstance(client, RedisCluster)
-    assert {node.port for node in client.get_primaries()} == {n.port for n in cluster.masters_by_port()}
+    assert {node.port for node in client.get_primaries()} == {
+        n.port for n in cluster.masters_by_port()
+    }
 
 
 def test_cache_api_works_across_slots(cluster):
@@ -57,8 +59,14 @@ def test_startup_nodes_carry_credentials_and_tls():
     assert kwargs == {"ssl": True, "username": "app", "password": "s@cret"}
 
 
-@pytest.mark.parametrize("options", [{"SOCKET_TIMEOUT": "fast"}, {"SOCKET_TIMEOUT": 0},
-                                     {"CONNECTION_POOL_KWARGS": ["max_connections", 5]}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"SOCKET_TIMEOUT": "fast"},
+        {"SOCKET_TIMEOUT": 0},
+        {"CONNECTION_POOL_KWARGS": ["max_connections", 5]},
+    ],
+)
 def test_bad_options_are_improperly_configured(options):
     with pytest.raises(ImproperlyConfigured):
         cluster_kwargs(options, {})
@@ -66,7 +74,11 @@ def test_bad_options_are_improperly_configured(options):
 
 def test_options_map_to_redis_cluster_arguments():
     kwargs = cluster_kwargs(
-        {"SOCKET_TIMEOUT": 0.1, "SOCKET_CONNECT_TIMEOUT": 0.05, "CONNECTION_POOL_KWARGS": {"max_connections": 7}},
+        {
+            "SOCKET_TIMEOUT": 0.1,
+            "SOCKET_CONNECT_TIMEOUT": 0.05,
+            "CONNECTION_POOL_KWARGS": {"max_connections": 7},
+        },
         {},
     )
     assert kwargs["socket_timeout"] == 0.1

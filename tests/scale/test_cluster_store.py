@@ -33,9 +33,16 @@ POLICIES = {
 @pytest.fixture
 def guarded(settings, cluster: ClusterDeployment) -> ClusterDeployment:  # type: ignore[no-untyped-def]
     settings.RATELIMIT_GUARD = {
-        "CACHE_ALIAS": "ratelimit", "POLICIES": POLICIES,
-        "BREAKER": {"FAILURE_THRESHOLD": 2, "RESET_TIMEOUT": 0.3, "MAX_RESET_TIMEOUT": 0.6,
-                    "JITTER": 0.0, "SUCCESS_THRESHOLD": 1, "SLOW_CALL_SECONDS": 2.0},
+        "CACHE_ALIAS": "ratelimit",
+        "POLICIES": POLICIES,
+        "BREAKER": {
+            "FAILURE_THRESHOLD": 2,
+            "RESET_TIMEOUT": 0.3,
+            "MAX_RESET_TIMEOUT": 0.6,
+            "JITTER": 0.0,
+            "SUCCESS_THRESHOLD": 1,
+            "SLOW_CALL_SECONDS": 2.0,
+        },
     }
     return cluster
 
@@ -93,7 +100,9 @@ def test_one_request_touching_several_shards_costs_one_evalsha_per_slot(guarded)
     from django_ratelimit_guard.algorithms import Hit
 
     policy = config.policies["sw"]
-    hits = [Hit(storage_key(config, policy, ip), policy.algorithm, 2, 60_000, 1, True) for ip in ips]
+    hits = [
+        Hit(storage_key(config, policy, ip), policy.algorithm, 2, 60_000, 1, True) for ip in ips
+    ]
     store.hit_many(hits, count=False)  # loads the script on every node
     guarded.reset_stats()
     assert [v.remaining for v in store.hit_many(hits)] == [1, 1, 1]
@@ -130,7 +139,9 @@ def test_a_dead_master_degrades_only_its_keys_and_its_replica_takes_over(guarded
         return recovered.source == "redis"
 
     wait_for(back_on_redis, 15, "the victim's keys back on Redis", interval=0.1)
-    print(f"failover: promoted after {promoted_after:.2f} s, limiter on Redis {time.monotonic() - started:.2f} s later")
+    print(
+        f"failover: promoted after {promoted_after:.2f} s, limiter on Redis {time.monotonic() - started:.2f} s later"
+    )
     assert recovered is not None
     # The 3 counted before the crash survived on the replica (+ this check, + the memory-decided
     # one merged back when the breaker closed, + the polls that found Redis still away).
@@ -140,8 +151,15 @@ def test_a_dead_master_degrades_only_its_keys_and_its_replica_takes_over(guarded
 
 
 def test_a_dead_shard_while_its_breaker_is_open_keeps_the_others_on_redis(guarded, settings):
-    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "BREAKER": {
-        "FAILURE_THRESHOLD": 1, "RESET_TIMEOUT": 30, "MAX_RESET_TIMEOUT": 60, "JITTER": 0.0}}
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "BREAKER": {
+            "FAILURE_THRESHOLD": 1,
+            "RESET_TIMEOUT": 30,
+            "MAX_RESET_TIMEOUT": 60,
+            "JITTER": 0.0,
+        },
+    }
     ips = ips_on_distinct_masters(guarded)
     victim_port, victim_ip = next(iter(ips.items()))
     check(request(victim_ip), "fw")  # the slot map is read before the crash
@@ -218,9 +236,17 @@ async def test_acheck_on_the_cluster_decides_on_redis(guarded):
 
 
 def test_recovery_of_a_shard_merges_its_memory_counts_back(guarded, settings):
-    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "BREAKER": {
-        "FAILURE_THRESHOLD": 1, "RESET_TIMEOUT": 0.2, "MAX_RESET_TIMEOUT": 0.4, "JITTER": 0.0,
-        "SUCCESS_THRESHOLD": 1, "SLOW_CALL_SECONDS": 2.0}}
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "BREAKER": {
+            "FAILURE_THRESHOLD": 1,
+            "RESET_TIMEOUT": 0.2,
+            "MAX_RESET_TIMEOUT": 0.4,
+            "JITTER": 0.0,
+            "SUCCESS_THRESHOLD": 1,
+            "SLOW_CALL_SECONDS": 2.0,
+        },
+    }
     ip = "203.0.113.77"
     check(request(ip), "exact")
     victim = guarded.master_of_slot(slot_of(ip, "exact"))
@@ -229,7 +255,9 @@ def test_recovery_of_a_shard_merges_its_memory_counts_back(guarded, settings):
         sources = [check(request(ip), "exact").source for _ in range(4)]
     finally:
         victim.thaw()
-    assert sources[0] == "memory"  # (a frozen node costs one socket timeout, then the breaker is open)
+    assert (
+        sources[0] == "memory"
+    )  # (a frozen node costs one socket timeout, then the breaker is open)
     time.sleep(0.45)  # the open time passes; the next request is the probe that closes it
     result = check(request(ip), "exact")
     assert result.source == "redis"

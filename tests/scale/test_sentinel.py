@@ -21,8 +21,14 @@ def guarded(settings, sentinel: SentinelGroup) -> SentinelGroup:  # type: ignore
     settings.RATELIMIT_GUARD = {
         "CACHE_ALIAS": "ratelimit",
         "POLICIES": {"hourly": {"rate": "40/h", "key": "ip"}},
-        "BREAKER": {"FAILURE_THRESHOLD": 2, "RESET_TIMEOUT": 0.3, "MAX_RESET_TIMEOUT": 0.6,
-                    "JITTER": 0.0, "SUCCESS_THRESHOLD": 1, "SLOW_CALL_SECONDS": 2.0},
+        "BREAKER": {
+            "FAILURE_THRESHOLD": 2,
+            "RESET_TIMEOUT": 0.3,
+            "MAX_RESET_TIMEOUT": 0.6,
+            "JITTER": 0.0,
+            "SUCCESS_THRESHOLD": 1,
+            "SLOW_CALL_SECONDS": 2.0,
+        },
     }
     return sentinel
 
@@ -60,8 +66,10 @@ def test_failover_recovers_through_the_breaker_and_replicated_counts_survive(gua
     wait_for(back_on_redis, 20, "the limiter back on Redis", interval=0.1)
     recovered_after = time.monotonic() - crashed_at
     new = guarded.server(guarded.current_master_port())
-    print(f"sentinel failover: limiter back on Redis {recovered_after:.2f} s after the crash; "
-          f"{seen.count('memory')} checks decided in memory meanwhile")
+    print(
+        f"sentinel failover: limiter back on Redis {recovered_after:.2f} s after the crash; "
+        f"{seen.count('memory')} checks decided in memory meanwhile"
+    )
     # The outage was seen (the breaker opened and kept Redis out) and ended without a restart.
     assert seen.count("memory") >= 2
     assert new.port != old.port
