@@ -17,7 +17,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Union
 
 
 class Algorithm(str, Enum):
@@ -38,7 +37,7 @@ _CODES = {
 }
 
 WindowState = tuple[int, int, int]
-State = Union[WindowState, float]
+State = WindowState | float
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +154,7 @@ def decide_many(
     verdicts: list[Verdict] = []
     writes: list[Write] = []
     rejected = False
-    for hit, state in zip(hits, states):
+    for hit, state in zip(hits, states, strict=True):
         verdict, write = decide(
             hit.algorithm, hit.key, state, now, hit.limit, hit.window_ms, hit.cost
         )

@@ -106,7 +106,7 @@ async def adecide(
     serve (Redis Cluster), which run :func:`decide` in a worker thread."""
     store = redis_store()
     astore = None if isinstance(store, ClusterStore) else async_store(store.scope)
-    if astore is None:
+    if astore is None or isinstance(store, ClusterStore):
         return await sync_to_async(decide, thread_sensitive=False)(planned, count=count)
     breaker = get_breaker(store.scope)
     call = breaker.acquire()

@@ -33,8 +33,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
-from django_redis.client.default import DefaultClient  # type: ignore[import-untyped]
-from django_redis.exceptions import ConnectionInterrupted  # type: ignore[import-untyped]
+from django_redis.client.default import DefaultClient
+from django_redis.exceptions import ConnectionInterrupted
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisError

@@ -104,7 +104,7 @@ class ClusterStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from django_redis import get_redis_connection  # type: ignore[import-untyped]
+            from django_redis import get_redis_connection
 
             self._client = get_redis_connection(self.alias)
         return self._client
