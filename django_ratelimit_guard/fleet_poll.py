@@ -23,6 +23,7 @@ from django_ratelimit_guard.conf import guard_settings, on_reload
 
 logger = logging.getLogger("django_ratelimit_guard")
 
+_clock = time.monotonic  # injectable for tests
 _next_poll = 0.0  # monotonic time of the next wake-up; 0.0: at the first decision
 _thread: threading.Thread | None = None
 _thread_pid = 0
@@ -32,7 +33,7 @@ _start_lock = threading.Lock()
 
 def poll() -> None:
     """The hot path: nothing but a clock read and a compare, except once per poll interval."""
-    if time.monotonic() >= _next_poll:
+    if _clock() >= _next_poll:
         _due()
 
 
@@ -42,7 +43,7 @@ def _due() -> None:
     if interval <= 0:
         _next_poll = math.inf  # disabled: commands apply only where they are issued
         return
-    _next_poll = time.monotonic() + interval
+    _next_poll = _clock() + interval
     thread = _thread
     if thread is None or _thread_pid != os.getpid() or not thread.is_alive():
         _start()

@@ -15,7 +15,7 @@ import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.fleet.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
