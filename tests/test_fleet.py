@@ -129,6 +129,8 @@ def test_a_database_failure_is_reported_and_keeps_the_current_state(monkeypatch,
 
 
 def test_poll_is_a_clock_compare_and_wakes_the_poller_once_per_interval(settings, monkeypatch):
+    monkeypatch.delenv("RATELIMIT_GUARD_CONTROL_POLL_SECONDS")  # conftest turns polling off
+    monkeypatch.setattr(fleet_poll, "_thread", None)
     settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "CONTROL": {"POLL_SECONDS": 5}}
     now = [100.0]
     starts: list[int] = []
@@ -147,6 +149,7 @@ def test_poll_is_a_clock_compare_and_wakes_the_poller_once_per_interval(settings
 
 
 def test_poll_starts_no_thread_when_polling_is_disabled(monkeypatch):
+    assert os.environ["RATELIMIT_GUARD_CONTROL_POLL_SECONDS"] == "0"
     starts: list[int] = []
     monkeypatch.setattr(fleet_poll, "_start", lambda: starts.append(1))
     fleet_poll.poll()
@@ -171,11 +174,18 @@ def test_a_forked_child_forgets_the_parents_thread_and_polls_at_first_use():
         ("fast", "must be a dict"),
     ],
 )
-def test_bad_control_settings_are_check_error_e081(settings, control, message):
+def test_bad_control_settings_are_check_error_e081(settings, monkeypatch, control, message):
+    monkeypatch.delenv("RATELIMIT_GUARD_CONTROL_POLL_SECONDS")  # it would win over the dict
     built, problems = build_settings({**settings.RATELIMIT_GUARD, "CONTROL": control})
     assert built is None
     assert [p.id for p in problems] == ["ratelimit_guard.E081"]
     assert message in problems[0].msg
+
+
+def test_a_poll_interval_from_the_environment_wins_over_the_dict(settings, monkeypatch):
+    monkeypatch.setenv("RATELIMIT_GUARD_CONTROL_POLL_SECONDS", "0.25")
+    built, _ = build_settings({**settings.RATELIMIT_GUARD, "CONTROL": {"POLL_SECONDS": 5}})
+    assert built is not None and built.control.poll_seconds == 0.25
 
 
 def test_malformed_poll_environment_variable_is_e081(settings, monkeypatch):

@@ -18,8 +18,9 @@ WORKER = Path(__file__).with_name("worker.py")
 
 
 def fleet_env(db: Path | str, redis_url: str, poll: float) -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if k != "RATELIMIT_GUARD_CONTROL_POLL_SECONDS"}
     return {
-        **os.environ,
+        **inherited,
         "DJANGO_SETTINGS_MODULE": "tests.fleet.settings",
         "RLG_FLEET_DB": str(db),
         "RLG_FLEET_REDIS": redis_url,
