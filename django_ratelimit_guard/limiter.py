@@ -64,31 +64,41 @@ def _cost(policy: Policy, request: HttpRequest) -> int:
     return 1
 
 
+@functools.lru_cache(maxsize=1024)
+def _fallback_rate(policy: Policy, rate: Rate, workers: int) -> Rate:
+    # Policies hash by identity and rates by value: one Rate per (policy, rate) instead of one
+    # per request.
+    return policy.fallback_limit(rate, workers)
+
+
 def plan(request: HttpRequest, policies: Iterable[Policy], config: GuardSettings) -> list[guard.PlannedHit]:
     """Resolve the policies that apply to this request into storage hits."""
     planned = []
     seen: set[str] = set()
+    method = request.method
+    workers = config.fallback.workers
     for policy in policies:
-        if policy.name in seen or not policy.applies_to_method(request.method):
+        if policy.name in seen or not policy.applies_to_method(method):
             continue
         if policy.exempt_paths and policy.is_exempt_path(request.path_info):
             continue
         seen.add(policy.name)
-        rate = _rate(policy, request)
+        rate = policy.rate if type(policy.rate) is Rate else _rate(policy, request)
         if rate is None:
             continue
         key_value = policy.key.func(request)
         if key_value is None:
             continue
         hit = Hit(
-            storage_key(config, policy, str(key_value)),
+            _storage_key(config.key_prefix, config.key_secret, policy.name, policy.algorithm.code,
+                         key_value if type(key_value) is str else str(key_value)),
             policy.algorithm,
             rate.limit,
-            rate.window_ms,
-            _cost(policy, request),
+            rate.window * 1000,
+            policy.cost if type(policy.cost) is int else _cost(policy, request),
             policy.block,
         )
-        planned.append(guard.PlannedHit(hit, policy, rate, policy.fallback_limit(rate, config.fallback.workers)))
+        planned.append(guard.PlannedHit(hit, policy, rate, _fallback_rate(policy, rate, workers)))
     return planned
 
 
@@ -104,22 +114,21 @@ def _needs_sync_context(policies: Sequence[Policy]) -> bool:
 def _finish(
     request: HttpRequest, planned: Sequence[guard.PlannedHit], outcome: Sequence[tuple[Verdict, Source]], count: bool
 ) -> Result:
-    decisions = []
-    for p, (verdict, source) in zip(planned, outcome):
-        decisions.append(
-            Decision(
-                policy=p.policy.name,
-                allowed=verdict.allowed,
-                limit=p.fallback.limit if source == "memory" else p.hit.limit,
-                remaining=verdict.remaining,
-                reset_after=verdict.reset_ms / 1000,
-                retry_after=0.0 if verdict.allowed else verdict.retry_ms / 1000,
-                source=source,
-                window=p.rate.window,
-                block=p.policy.block,
-            )
+    # Positional arguments: this runs once per policy per request (see Decision's fields).
+    result = Result([
+        Decision(
+            p.policy.name,
+            verdict.allowed,
+            p.fallback.limit if source == "memory" else p.hit.limit,
+            verdict.remaining,
+            verdict.reset_ms / 1000,
+            0.0 if verdict.allowed else verdict.retry_ms / 1000,
+            source,
+            p.rate.window,
+            p.hit.block,
         )
-    result = Result(decisions)
+        for p, (verdict, source) in zip(planned, outcome)
+    ])
     if count:
         for observer in observers:
             observer(request, result)

@@ -1,0 +1,115 @@
+"""The Redis store's lean EVALSHA path and the script's same-window write (real redis-server)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from django_ratelimit_guard.algorithms import Algorithm, Hit
+from django_ratelimit_guard.exceptions import StoreUnavailable
+from django_ratelimit_guard.stores.redis import RedisStore, direct_pool
+from tests.redis_servers import RedisServer
+
+W = 60_000
+
+
+def sliding(key: str, limit: int = 100) -> Hit:
+    return Hit(key, Algorithm.SLIDING_WINDOW, limit, W, 1, True)
+
+
+def fixed(key: str, limit: int = 100) -> Hit:
+    return Hit(key, Algorithm.FIXED_WINDOW, limit, W, 1, True)
+
+
+def server_ms(client: redis.Redis) -> int:
+    seconds, micros = client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def test_a_plain_client_over_a_plain_pool_takes_the_direct_path(redis_server):
+    client = redis_server.client()
+    assert direct_pool(client) is client.connection_pool
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        redis.Redis(single_connection_client=True),  # a dedicated connection with its own lock
+        type("Custom", (redis.Redis,), {})(),  # a subclass may override evalsha
+        redis.Redis(connection_pool=type("Pool", (redis.ConnectionPool,), {})()),
+    ],
+    ids=["single-connection", "subclass", "custom-pool"],
+)
+def test_other_clients_keep_their_own_evalsha(client):
+    assert direct_pool(client) is None
+
+
+def test_the_direct_path_decides_like_the_client_path(redis_server):
+    redis_server.flush()
+    direct = RedisStore("direct", client=redis_server.client())
+    through_client = RedisStore("client", client=redis_server.client())
+    through_client._pool = None  # force client.evalsha
+    hits = [sliding("rlg:{a}:p:sw", limit=3)]
+    verdicts = [store.hit_many(hits)[0] for store in (direct, through_client, direct, through_client)]
+    assert [v.allowed for v in verdicts] == [True, True, True, False]
+    assert [v.remaining for v in verdicts[:3]] == [2, 1, 0]
+
+
+def test_the_direct_path_reloads_the_script_after_a_script_flush(redis_server):
+    redis_server.flush()
+    store = RedisStore("reload", client=redis_server.client())
+    store.hit_many([sliding("rlg:{b}:p:sw")])
+    redis_server.client().script_flush()
+    (verdict,) = store.hit_many([sliding("rlg:{b}:p:sw")])
+    assert verdict.allowed and verdict.remaining == 98
+
+
+def test_a_frozen_redis_costs_one_socket_timeout_not_a_retry_loop(redis_server):
+    redis_server.flush()
+    # redis-py 6+ retries timeouts by default; the direct path must wait once, then report.
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=0.2)
+    store = RedisStore("frozen", client=client)
+    store.hit_many([sliding("rlg:{c}:p:sw")])
+    redis_server.freeze()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable) as caught:
+            store.hit_many([sliding("rlg:{c}:p:sw")])
+        waited = time.monotonic() - started
+    finally:
+        redis_server.thaw()
+    assert caught.value.reason == "timeout"
+    assert 0.2 <= waited < 0.35
+    # The timed-out connection was dropped, not returned dirty: the next call answers correctly.
+    (verdict,) = store.hit_many([sliding("rlg:{c}:p:sw")])
+    assert verdict.allowed
+
+
+def test_a_stale_pooled_connection_is_replaced_after_a_restart():
+    server = RedisServer().start()
+    try:
+        store = RedisStore("restart", client=server.client())
+        store.hit_many([sliding("rlg:{d}:p:sw")])
+        server.restart()
+        (verdict,) = store.hit_many([sliding("rlg:{d}:p:sw")])
+        assert verdict.allowed and verdict.remaining == 99  # a fresh Redis, no failure
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("make_hit, windows", [(sliding, 2), (fixed, 1)])
+def test_a_same_window_hit_keeps_the_expiry_at_the_end_of_the_window(redis_server, make_hit, windows):
+    redis_server.flush()
+    client = redis_server.client()
+    store = RedisStore("expiry", client=client)
+    key = f"rlg:{{e}}:p:{make_hit('k').algorithm.code}"
+    store.hit_many([make_hit(key)])
+    store.hit_many([make_hit(key)])  # same window (unless the test straddles a boundary)
+    now = server_ms(client)
+    pttl = client.pttl(key)
+    # The state must live until the window that still reads it has ended, and no longer.
+    end = (now // W + windows) * W
+    assert end - now - 50 <= pttl <= end - now + 5
+    assert client.hget(key, "c") == b"2"
