@@ -1,6 +1,7 @@
 """Settings for bench/e2e.py: the example project, plus bench URLs and policies.
 
-BENCH_GUARD_MIDDLEWARE=0 removes RateLimitMiddleware (the no-limiter and django-ratelimit rows).
+BENCH_GUARD_MIDDLEWARE=0 puts example.bench_floor.FloorMiddleware in RateLimitMiddleware's place
+(the no-limiter, floor and django-ratelimit rows).
 REDIS_URL must point at the bench's own redis-server.
 """
 
@@ -12,7 +13,12 @@ from example.settings import MIDDLEWARE, RATELIMIT_GUARD
 DEBUG = False
 ROOT_URLCONF = "example.bench_urls"
 if os.environ.get("BENCH_GUARD_MIDDLEWARE", "1") != "1":
-    MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_ratelimit_guard.")]
+    # No limiter of ours; the floor middleware (one raw EVALSHA, only under /bench/floor/) sits
+    # where RateLimitMiddleware would.
+    MIDDLEWARE = [
+        "example.bench_floor.FloorMiddleware" if m.startswith("django_ratelimit_guard.") else m
+        for m in MIDDLEWARE
+    ]
 
 _HUGE = "1000000000/h"  # no bench run reaches it: every row measures admitted requests
 RATELIMIT_GUARD = {

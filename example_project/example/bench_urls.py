@@ -7,6 +7,7 @@ from example.urls import urlpatterns as demo_urlpatterns
 
 urlpatterns = [
     path("bench/plain/", bench_views.ok),
+    path("bench/floor/", bench_views.ok),
     path("bench/one/", bench_views.ok),
     path("bench/three/", bench_views.ok),
     path("bench/django-ratelimit/", bench_views.django_ratelimit_ok),
