@@ -9,7 +9,8 @@ import redis
 
 from django_ratelimit_guard.algorithms import Algorithm, Hit
 from django_ratelimit_guard.exceptions import StoreUnavailable
-from django_ratelimit_guard.stores.redis import RedisStore, direct_pool
+from django_ratelimit_guard.stores.direct import ThreadConnections, direct_pool, evalsha_for
+from django_ratelimit_guard.stores.redis import RedisStore
 from tests.redis_servers import RedisServer
 
 W = 60_000
@@ -50,7 +51,7 @@ def test_the_direct_path_decides_like_the_client_path(redis_server):
     redis_server.flush()
     direct = RedisStore("direct", client=redis_server.client())
     through_client = RedisStore("client", client=redis_server.client())
-    through_client._pool = None  # force client.evalsha
+    through_client._evalsha = lambda args: through_client.client.evalsha(*args)
     hits = [sliding("rlg:{a}:p:sw", limit=3)]
     verdicts = [store.hit_many(hits)[0] for store in (direct, through_client, direct, through_client)]
     assert [v.allowed for v in verdicts] == [True, True, True, False]
@@ -113,3 +114,48 @@ def test_a_same_window_hit_keeps_the_expiry_at_the_end_of_the_window(redis_serve
     end = (now // W + windows) * W
     assert end - now - 50 <= pttl <= end - now + 5
     assert client.hget(key, "c") == b"2"
+
+
+def test_a_plain_pool_gets_one_connection_per_thread_and_a_blocking_pool_is_checked_out(
+    redis_server,
+):
+    import threading
+
+    plain = evalsha_for(redis_server.client())
+    assert isinstance(plain, ThreadConnections)
+    mine = plain.connection()
+    assert plain.connection() is mine
+    other: list[object] = []
+    thread = threading.Thread(target=lambda: other.append(plain.connection()))
+    thread.start()
+    thread.join()
+    assert other[0] is not mine
+    blocking = redis.Redis(
+        connection_pool=redis.BlockingConnectionPool(host="127.0.0.1", port=redis_server.port)
+    )
+    assert not isinstance(evalsha_for(blocking), ThreadConnections)
+    redis_server.flush()
+    (verdict,) = RedisStore("blocking", client=blocking).hit_many([sliding("rlg:{f}:p:sw")])
+    assert verdict.allowed and verdict.remaining == 99
+
+
+def test_a_forked_child_never_uses_the_parents_connection(redis_server, monkeypatch):
+    from django_ratelimit_guard.stores import direct
+
+    connections = ThreadConnections(redis_server.client().connection_pool)
+    parent = connections.connection()
+    monkeypatch.setattr(direct, "_fork_generation", direct._fork_generation + 1)  # as after fork
+    assert connections.connection() is not parent
+
+
+def test_a_connection_the_server_closed_is_replaced_before_use(redis_server):
+    redis_server.flush()
+    store = RedisStore("killed", client=redis_server.client())
+    store.hit_many([sliding("rlg:{g}:p:sw")])
+    conn = store._evalsha.connection()  # type: ignore[union-attr]
+    conn.send_command("CLIENT", "ID")
+    client_id = conn.read_response()
+    redis_server.client().client_kill_filter(_id=client_id)
+    time.sleep(0.05)  # let the close reach our socket
+    (verdict,) = store.hit_many([sliding("rlg:{g}:p:sw")])
+    assert verdict.allowed and verdict.remaining == 98

@@ -7,19 +7,18 @@ not atomic on every django-redis version and whose ``IGNORE_EXCEPTIONS`` would h
 from __future__ import annotations
 
 import hashlib
-import inspect
 import time
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-import redis
 import redis.exceptions as rexc
 from asgiref.sync import sync_to_async
 
 from django_ratelimit_guard import metrics
 from django_ratelimit_guard.algorithms import Hit, Verdict
 from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
+from django_ratelimit_guard.stores.direct import Evalsha, evalsha_for
 
 DECIDE_LUA = resources.files("django_ratelimit_guard.stores").joinpath("lua/decide.lua").read_text()
 DECIDE_SHA = hashlib.sha1(DECIDE_LUA.encode(), usedforsecurity=False).hexdigest()
@@ -81,53 +80,13 @@ def parse_reply(reply: Sequence[int], n: int) -> list[Verdict]:
     ]
 
 
-# redis-py < 5.3 wants a command name; later versions warn when given one.
-_NAMED_GET_CONNECTION = (
-    inspect.signature(redis.ConnectionPool.get_connection).parameters["command_name"].default
-    is inspect.Parameter.empty
-)
-
-
-def direct_pool(client: Any) -> Any | None:
-    """The pool to run EVALSHA on directly, or None to go through ``client.evalsha``.
-
-    ``Redis.execute_command`` wraps every command in machinery a rate-limit decision does not
-    want: a retry loop (redis-py 6+ retries timeouts and connection errors by default, which would
-    multiply the wait on a frozen Redis before the breaker sees one failure, and could run a
-    counting script twice when only its reply was lost), OpenTelemetry recording and event
-    dispatch — about 5 µs per call, a fifth of a loopback round trip (docs/performance.md). The
-    pool still checks out a healthy connection (it reconnects stale ones), and the connection
-    still disconnects on socket errors. Only a plain ``redis.Redis`` over a plain or blocking
-    pool, without client-side caching or a dedicated connection, takes this path; anything else
-    (Cluster, Sentinel, custom classes) keeps its own ``evalsha``.
-    """
-    if type(client) is not redis.Redis or getattr(client, "connection", None) is not None:
-        return None
-    pool = getattr(client, "connection_pool", None)
-    if type(pool) not in (redis.ConnectionPool, redis.BlockingConnectionPool):
-        return None
-    if getattr(pool, "cache", None) is not None:
-        return None
-    return pool
-
-
-def evalsha_on(pool: Any, args: Sequence[Any]) -> Any:
-    """``EVALSHA *args`` on one pooled connection, no retries (see :func:`direct_pool`)."""
-    conn = pool.get_connection("EVALSHA") if _NAMED_GET_CONNECTION else pool.get_connection()
-    try:
-        conn.send_command("EVALSHA", *args)
-        return conn.read_response()  # error replies raise; socket errors disconnect first
-    finally:
-        pool.release(conn)
-
-
 class RedisStore:
     """Counts in the Redis behind a django-redis cache alias."""
 
     def __init__(self, alias: str, client: Any = None) -> None:
         self.scope = alias
         self._client = client
-        self._pool: Any = direct_pool(client) if client is not None else None
+        self._evalsha: Evalsha | None = None if client is None else evalsha_for(client)
 
     @property
     def client(self) -> Any:
@@ -135,15 +94,14 @@ class RedisStore:
             from django_redis import get_redis_connection
 
             self._client = get_redis_connection(self.scope)
-            self._pool = direct_pool(self._client)
         return self._client
 
-    def _evalsha(self, args: list[Any]) -> Any:
-        client = self.client
-        pool = self._pool
-        if pool is not None:
-            return evalsha_on(pool, args)
-        return client.evalsha(*args)
+    def evalsha(self, args: list[Any]) -> Any:
+        """``EVALSHA *args`` the fastest way that keeps redis-py's semantics (``direct.py``)."""
+        run = self._evalsha
+        if run is None:
+            run = self._evalsha = evalsha_for(self.client)
+        return run(args)
 
     def hit_many(
         self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
@@ -156,11 +114,11 @@ class RedisStore:
         started = time.perf_counter()
         try:
             try:
-                reply = self._evalsha(args)
+                reply = self.evalsha(args)
             except rexc.NoScriptError:
                 # Redis restarted (or SCRIPT FLUSH): load the script again. Not an outage.
                 self.client.script_load(DECIDE_LUA)
-                reply = self._evalsha(args)
+                reply = self.evalsha(args)
         except (rexc.RedisError, OSError) as exc:
             raise self.error(exc) from exc  # counted by guard.error_listeners
         finally:
