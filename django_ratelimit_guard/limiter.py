@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from django_ratelimit_guard import guard, signals
 from django_ratelimit_guard.algorithms import Hit, Verdict
-from django_ratelimit_guard.conf import GuardSettings, guard_settings
+from django_ratelimit_guard.conf import GuardSettings, guard_settings, on_reload
 from django_ratelimit_guard.decisions import Decision, Result, Source
 from django_ratelimit_guard.keys import hash_key_value
 from django_ratelimit_guard.policies import MAX_COST, Policy, cached_rate
@@ -71,6 +71,22 @@ def _fallback_rate(policy: Policy, rate: Rate, workers: int) -> Rate:
     return policy.fallback_limit(rate, workers)
 
 
+@functools.lru_cache(maxsize=8192)
+def _static_hit(policy: Policy, key_value: str, prefix: str, secret: bytes, workers: int) -> guard.PlannedHit:
+    rate = policy.rate
+    assert isinstance(rate, Rate) and isinstance(policy.cost, int)
+    key = _storage_key(prefix, secret, policy.name, policy.algorithm.code, key_value)
+    hit = Hit(key, policy.algorithm, rate.limit, rate.window * 1000, policy.cost, policy.block)
+    return guard.PlannedHit(hit, policy, rate, policy.fallback_limit(rate, workers))
+
+
+@on_reload
+def _forget_planned() -> None:
+    # New settings build new policies: let the old ones go.
+    _static_hit.cache_clear()
+    _fallback_rate.cache_clear()
+
+
 def plan(request: HttpRequest, policies: Iterable[Policy], config: GuardSettings) -> list[guard.PlannedHit]:
     """Resolve the policies that apply to this request into storage hits."""
     planned = []
@@ -88,6 +104,11 @@ def plan(request: HttpRequest, policies: Iterable[Policy], config: GuardSettings
             continue
         key_value = policy.key.func(request)
         if key_value is None:
+            continue
+        if type(policy.cost) is int and rate is policy.rate:
+            # A fixed rate and cost: the planned hit depends on nothing else, so the same few
+            # thousand clients reuse theirs instead of building key, Hit and PlannedHit anew.
+            planned.append(_static_hit(policy, str(key_value), config.key_prefix, config.key_secret, workers))
             continue
         hit = Hit(
             _storage_key(config.key_prefix, config.key_secret, policy.name, policy.algorithm.code,

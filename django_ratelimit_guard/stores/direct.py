@@ -88,7 +88,9 @@ class ThreadConnections:
     def __call__(self, args: Sequence[Any]) -> Any:
         conn = self.connection()
         try:
-            conn.connect()  # a no-op while connected
+            # connect() costs a retry wrapper even when connected; _sock is None until it runs.
+            if getattr(conn, "_sock", None) is None:
+                conn.connect()
             if conn.can_read():  # closed by the server, or a reply nobody read: start afresh
                 raise rexc.ConnectionError("Connection has data")
         except (rexc.ConnectionError, rexc.TimeoutError, OSError):
