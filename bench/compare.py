@@ -210,6 +210,9 @@ def main() -> None:
         "wake-up latency, which on a VM varies from 25 to 100+ µs from one minute to the next.",
     )
     parser.add_argument("--skip-race", action="store_true")
+    parser.add_argument(
+        "--latency-only", action="store_true", help="only the per-check table (before/after runs)"
+    )
     args = parser.parse_args()
 
     server = RedisServer().start()
@@ -234,6 +237,8 @@ def main() -> None:
             table,
             ("limiter", "policies", "median", "p99", "x floor"),
         )
+        if args.latency_only:
+            return
         if not args.skip_race:
             print_table(
                 f"Over-admission: {RACE_PROCESSES} processes x {RACE_ATTEMPTS} attempts "

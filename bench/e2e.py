@@ -162,12 +162,16 @@ def wrk(url: str, duration: int, connections: int, script: Path) -> dict[str, fl
         "5xx": float(re.search(r"5xx: (\d+)", out).group(1)),  # type: ignore[union-attr]
     }
     errors = re.search(r"Socket errors: (.*)", out)
-    figures["socket_errors"] = 0.0 if errors is None else float(sum(map(int, re.findall(r"\d+", errors.group(1)))))
+    figures["socket_errors"] = (
+        0.0 if errors is None else float(sum(map(int, re.findall(r"\d+", errors.group(1)))))
+    )
     return figures
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions per row")
     parser.add_argument("--connections", type=int, default=8)
@@ -207,9 +211,10 @@ def main() -> None:
         version = redis_server.client().info()["redis_version"]
         print(
             f"python {sys.version.split()[0]}, redis-server {version}, {os.cpu_count()} CPUs, "
-            f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; gunicorn 2 sync workers per server, "
-            f"wrk 1 thread x {args.connections} connections, {args.duration:g} s x {args.reps} reps, "
-            f"gunicorn on CPUs {SERVER_CPUS or 'any'}, wrk and redis-server on {CLIENT_CPUS or 'any'}"
+            f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; gunicorn 2 sync workers per "
+            f"server, wrk 1 thread x {args.connections} connections, {args.duration:g} s x "
+            f"{args.reps} reps, gunicorn on CPUs {SERVER_CPUS or 'any'}, wrk and redis-server on "
+            f"{CLIENT_CPUS or 'any'}"
         )
         for _, server_name, path in ROWS:  # warm every worker and connection
             wrk(servers[server_name].url(path), 1, args.connections, script)
@@ -217,7 +222,9 @@ def main() -> None:
         runs: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in ROWS}
         for _ in range(args.reps):
             for label, server_name, path in ROWS:
-                runs[label].append(wrk(servers[server_name].url(path), args.duration, args.connections, script))
+                runs[label].append(
+                    wrk(servers[server_name].url(path), args.duration, args.connections, script)
+                )
 
         def med(label: str, key: str) -> float:
             return statistics.median(r[key] for r in runs[label])
@@ -262,8 +269,9 @@ def main() -> None:
             ),
         ]  # fmt: skip
         print_table(
-            f"Redis frozen (SIGSTOP) under load, /bench/one/, SOCKET_TIMEOUT {SOCKET_TIMEOUT_MS} ms; "
-            f"targets: after opening max <= {SOCKET_TIMEOUT_MS * 1.5:.0f} ms, 0 5xx, req/s >= healthy",
+            f"Redis frozen (SIGSTOP) under load, /bench/one/, SOCKET_TIMEOUT {SOCKET_TIMEOUT_MS} "
+            f"ms; targets: after opening max <= {SOCKET_TIMEOUT_MS * 1.5:.0f} ms, 0 5xx, "
+            "req/s >= healthy",
             rows,
             ("phase", "req/s", "x healthy", "p50 ms", "p99 ms", "max ms", "5xx", "socket errors"),
         )
