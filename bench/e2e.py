@@ -68,6 +68,7 @@ ROWS = [
 #: their CPU cost per request.
 SERVER_CPUS: set[int] | None = None
 CLIENT_CPUS: set[int] | None = None
+REDIS_CPUS: set[int] | None = None
 
 
 def _pinned(cpus: set[int] | None):  # type: ignore[no-untyped-def]
@@ -193,7 +194,7 @@ def main() -> None:
     if CLIENT_CPUS is not None and redis_server.process is not None:
         # Redis plays a separate machine: it must not take the gunicorn workers' core, where a
         # round trip would wait for the other worker's time slice.
-        os.sched_setaffinity(redis_server.process.pid, CLIENT_CPUS)
+        os.sched_setaffinity(redis_server.process.pid, REDIS_CPUS or CLIENT_CPUS)
         # ... and it answers at once, as a dedicated Redis host would, instead of waiting for
         # wrk's time slice (it needs ~10 µs a call, so real-time priority starves nothing).
         try:
