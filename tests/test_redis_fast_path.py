@@ -53,7 +53,8 @@ def test_the_direct_path_decides_like_the_client_path(redis_server):
     through_client = RedisStore("client", client=redis_server.client())
     through_client._evalsha = lambda args: through_client.client.evalsha(*args)
     hits = [sliding("rlg:{a}:p:sw", limit=3)]
-    verdicts = [store.hit_many(hits)[0] for store in (direct, through_client, direct, through_client)]
+    stores = (direct, through_client, direct, through_client)
+    verdicts = [store.hit_many(hits)[0] for store in stores]
     assert [v.allowed for v in verdicts] == [True, True, True, False]
     assert [v.remaining for v in verdicts[:3]] == [2, 1, 0]
 
@@ -64,7 +65,8 @@ def test_the_direct_path_reloads_the_script_after_a_script_flush(redis_server):
     store.hit_many([sliding("rlg:{b}:p:sw")])
     redis_server.client().script_flush()
     (verdict,) = store.hit_many([sliding("rlg:{b}:p:sw")])
-    assert verdict.allowed and verdict.remaining == 98
+    assert verdict.allowed
+    assert verdict.remaining == 98
 
 
 def test_a_frozen_redis_costs_one_socket_timeout_not_a_retry_loop(redis_server):
@@ -88,6 +90,22 @@ def test_a_frozen_redis_costs_one_socket_timeout_not_a_retry_loop(redis_server):
     assert verdict.allowed
 
 
+def test_a_new_connection_to_a_frozen_redis_costs_one_socket_timeout(redis_server):
+    # The kernel completes the TCP handshake of a stopped process; redis-py's own handshake then
+    # times out. That must be reported after one timeout, not retried.
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=0.2)
+    store = RedisStore("frozen-new", client=client)
+    redis_server.freeze()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.hit_many([sliding("rlg:{h}:p:sw")])
+        waited = time.monotonic() - started
+    finally:
+        redis_server.thaw()
+    assert waited < 0.35
+
+
 def test_a_stale_pooled_connection_is_replaced_after_a_restart():
     server = RedisServer().start()
     try:
@@ -95,13 +113,16 @@ def test_a_stale_pooled_connection_is_replaced_after_a_restart():
         store.hit_many([sliding("rlg:{d}:p:sw")])
         server.restart()
         (verdict,) = store.hit_many([sliding("rlg:{d}:p:sw")])
-        assert verdict.allowed and verdict.remaining == 99  # a fresh Redis, no failure
+        assert verdict.allowed  # a fresh Redis, no failure
+        assert verdict.remaining == 99
     finally:
         server.close()
 
 
-@pytest.mark.parametrize("make_hit, windows", [(sliding, 2), (fixed, 1)])
-def test_a_same_window_hit_keeps_the_expiry_at_the_end_of_the_window(redis_server, make_hit, windows):
+@pytest.mark.parametrize(("make_hit", "windows"), [(sliding, 2), (fixed, 1)])
+def test_a_same_window_hit_keeps_the_expiry_at_the_end_of_the_window(
+    redis_server, make_hit, windows
+):
     redis_server.flush()
     client = redis_server.client()
     store = RedisStore("expiry", client=client)
@@ -136,7 +157,8 @@ def test_a_plain_pool_gets_one_connection_per_thread_and_a_blocking_pool_is_chec
     assert not isinstance(evalsha_for(blocking), ThreadConnections)
     redis_server.flush()
     (verdict,) = RedisStore("blocking", client=blocking).hit_many([sliding("rlg:{f}:p:sw")])
-    assert verdict.allowed and verdict.remaining == 99
+    assert verdict.allowed
+    assert verdict.remaining == 99
 
 
 def test_a_forked_child_never_uses_the_parents_connection(redis_server, monkeypatch):
@@ -158,4 +180,5 @@ def test_a_connection_the_server_closed_is_replaced_before_use(redis_server):
     redis_server.client().client_kill_filter(_id=client_id)
     time.sleep(0.05)  # let the close reach our socket
     (verdict,) = store.hit_many([sliding("rlg:{g}:p:sw")])
-    assert verdict.allowed and verdict.remaining == 98
+    assert verdict.allowed
+    assert verdict.remaining == 98

@@ -70,6 +70,17 @@ def evalsha_on(pool: Any, args: Sequence[Any]) -> Any:
         pool.release(conn)
 
 
+def _connect_once(conn: Any) -> None:
+    """Connect and handshake in one attempt: on a frozen Redis the kernel still completes the
+    TCP handshake, and redis-py 6+'s ``connect()`` would retry the timed-out HELLO with backoff
+    (seconds, where the breaker must hear of it after one socket timeout)."""
+    connect_once = getattr(conn, "connect_check_health", None)
+    if connect_once is None:  # redis-py < 6: connect() does not retry by default
+        conn.connect()
+    else:
+        connect_once(check_health=True, retry_socket_connect=False)
+
+
 class ThreadConnections:
     """``EVALSHA *args`` on this thread's own connection, built from ``pool``'s settings."""
 
@@ -87,15 +98,17 @@ class ThreadConnections:
 
     def __call__(self, args: Sequence[Any]) -> Any:
         conn = self.connection()
-        try:
-            # connect() costs a retry wrapper even when connected; _sock is None until it runs.
-            if getattr(conn, "_sock", None) is None:
-                conn.connect()
-            if conn.can_read():  # closed by the server, or a reply nobody read: start afresh
-                raise rexc.ConnectionError("Connection has data")
-        except (rexc.ConnectionError, rexc.TimeoutError, OSError):
-            conn.disconnect()
-            conn.connect()  # raises when Redis is really unreachable
+        # _sock is None until connected; connect() would cost a retry wrapper even then.
+        if getattr(conn, "_sock", None) is None:
+            _connect_once(conn)
+        else:
+            try:
+                stale = conn.can_read()  # closed by the server, or a reply nobody read
+            except (rexc.ConnectionError, rexc.TimeoutError, OSError):
+                stale = True
+            if stale:
+                conn.disconnect()
+                _connect_once(conn)
         conn.send_command("EVALSHA", *args)
         return conn.read_response()  # error replies raise; socket errors disconnect first
 
