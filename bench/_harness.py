@@ -20,7 +20,9 @@ return c
 """
 
 
-def configure_django(redis_url: str, policies: dict[str, dict[str, object]]) -> None:
+def configure_django(
+    redis_url: str, policies: dict[str, dict[str, object]], cache: dict[str, object] | None = None
+) -> None:
     import django
     from django.conf import settings
 
@@ -34,7 +36,7 @@ def configure_django(redis_url: str, policies: dict[str, dict[str, object]]) -> 
         DATABASES={},
         CACHES={
             "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-            "ratelimit": {
+            "ratelimit": cache or {
                 "BACKEND": "django_redis.cache.RedisCache",
                 "LOCATION": redis_url,
                 "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 
 class Algorithm(str, Enum):
@@ -38,7 +38,7 @@ _CODES = {
 }
 
 WindowState = tuple[int, int, int]
-State = Union[WindowState, float]
+State = WindowState | float
 
 
 class Verdict(NamedTuple):
@@ -121,7 +121,7 @@ def _window(
             prev = c0
     est = cur
     if sliding:
-        est = math.floor(float(prev) * float(rem) / float(W)) + cur
+        est = math.ceil(float(prev) * float(rem) / float(W)) + cur
     else:
         prev = 0
     if est + cost <= limit:
@@ -157,7 +157,7 @@ def decide_many(
     verdicts: list[Verdict] = []
     writes: list[Write] = []
     rejected = False
-    for hit, state in zip(hits, states):
+    for hit, state in zip(hits, states, strict=True):
         verdict, write = decide(
             hit.algorithm, hit.key, state, now, hit.limit, hit.window_ms, hit.cost
         )

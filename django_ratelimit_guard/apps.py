@@ -23,3 +23,8 @@ class RateLimitGuardConfig(AppConfig):
         from django_ratelimit_guard import hooks
 
         hooks.install()  # metrics, limited-client tracking, persisted breaker events
+
+        from django.apps import apps
+
+        if apps.is_installed("rest_framework"):
+            from django_ratelimit_guard.contrib import rest_framework_checks  # noqa: F401

@@ -80,8 +80,8 @@ def referenced_policy_problems(policies: Any) -> list[Problem]:
     from django_ratelimit_guard import registry
 
     try:
-        get_resolver().url_patterns  # imports the views, so their decorators register names
-    except Exception:  # noqa: BLE001 - Django's own URL checks report a broken URLconf
+        _ = get_resolver().url_patterns  # imports the views, so their decorators register names
+    except Exception:
         return []
     unknown = sorted(registry.referenced_names - set(policies))
     return [error(19, f"@rate_limit({name!r}) names a policy that RATELIMIT_GUARD['POLICIES'] does not define.",

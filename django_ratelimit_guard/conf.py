@@ -260,7 +260,7 @@ def _response(raw: Mapping[str, Any], problems: list[Problem]) -> ResponseSettin
             problems.append(error(13, f"RATELIMIT_GUARD['RESPONSE']['VIEW'] {path!r} could not be imported: {exc}"))
         else:
             if not callable(view):
-                problems.append(error(13, f"RATELIMIT_GUARD['RESPONSE']['VIEW'] must be a dotted path to a view (request, exception)."))
+                problems.append(error(13, "RATELIMIT_GUARD['RESPONSE']['VIEW'] must be a dotted path to a view (request, exception)."))
                 view = None
     return ResponseSettings(status, headers, view)
 

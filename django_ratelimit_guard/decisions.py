@@ -49,7 +49,7 @@ def most_restrictive(decisions: Iterable[Decision]) -> Decision | None:
 class Result:
     """The result of ``check()``: every decision, read as its most restrictive one."""
 
-    __slots__ = ("decisions", "_worst", "_rejected")
+    __slots__ = ("_rejected", "_worst", "decisions")
 
     def __init__(self, decisions: Iterable[Decision] = ()) -> None:
         self.decisions: tuple[Decision, ...] = tuple(decisions)

@@ -10,7 +10,9 @@ call failed — each hit follows its policy's fail mode:
 
 While a breaker is open no request touches Redis; half-open, only its permitted probes do. When a
 probe's success is about to close the breaker, the counts taken in memory are merged into Redis
-first (``reconcile.py``). The async path runs the same core in a worker thread.
+first (``reconcile.py``). The async path shares this core (breaker, fail modes) and awaits
+Redis on ``redis.asyncio`` (``stores/aredis.py``). Under Redis Cluster every shard has its own
+breaker scope, ``<alias>/<host:port>`` (``shards.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.policies import FailMode, Policy
 from django_ratelimit_guard.rates import Rate
 from django_ratelimit_guard.reconcile import reconcile
+from django_ratelimit_guard.stores.aredis import async_store, forget_async_stores
+from django_ratelimit_guard.stores.cluster import ClusterStore
 from django_ratelimit_guard.stores.memory import fallback_store
 from django_ratelimit_guard.stores.redis import RedisStore
 
@@ -48,7 +52,7 @@ class PlannedHit(NamedTuple):
     fallback: Rate  # the per-process rate the memory fallback enforces
 
 
-_stores: dict[str, RedisStore] = {}
+_stores: dict[str, RedisStore | ClusterStore] = {}
 
 #: Called with (scope, kind) for every store error that does not open the breaker ("pool",
 #: "script") and every outage ("connection", "timeout", ...); metrics hook in here.
@@ -62,20 +66,29 @@ _last_logged: dict[tuple[str, str], float] = {}
 @on_reload
 def _forget_stores() -> None:
     _stores.clear()
+    forget_async_stores()
 
 
-def redis_store(alias: str | None = None) -> RedisStore:
-    """The Redis store of a cache alias (default: ``CACHE_ALIAS``), created once per process."""
+def redis_store(alias: str | None = None) -> RedisStore | ClusterStore:
+    """The Redis store of a cache alias (default: ``CACHE_ALIAS``), created once per process:
+    a :class:`ClusterStore` when the alias uses our ``ClusterClient``."""
     alias = alias or guard_settings().cache_alias
     store = _stores.get(alias)
     if store is None:
-        store = _stores[alias] = RedisStore(alias)
+        from django_ratelimit_guard.shards import uses_cluster_client
+
+        store = ClusterStore(alias) if uses_cluster_client(alias) else RedisStore(alias)
+        _stores[alias] = store
     return store
 
 
 def decide(planned: Sequence[PlannedHit], *, count: bool = True) -> list[tuple[Verdict, Source]]:
     """Decide every planned hit of one request: one Redis call, or the fail modes."""
     store = redis_store()
+    if isinstance(store, ClusterStore):
+        from django_ratelimit_guard import shards
+
+        return shards.decide(store, planned, count)
     breaker = get_breaker(store.scope)
     call = breaker.acquire()
     if call is not None:
@@ -88,8 +101,28 @@ def decide(planned: Sequence[PlannedHit], *, count: bool = True) -> list[tuple[V
 async def adecide(
     planned: Sequence[PlannedHit], *, count: bool = True
 ) -> list[tuple[Verdict, Source]]:
-    """The async twin of :func:`decide`: the same core, off the event loop."""
-    return await sync_to_async(decide, thread_sensitive=False)(planned, count=count)
+    """The async twin of :func:`decide`: the same breaker and fail-mode core; the Redis call is
+    awaited on ``redis.asyncio`` (no thread hop), except for aliases only the sync client can
+    serve (Redis Cluster), which run :func:`decide` in a worker thread."""
+    store = redis_store()
+    astore = None if isinstance(store, ClusterStore) else async_store(store.scope)
+    if astore is None or isinstance(store, ClusterStore):
+        return await sync_to_async(decide, thread_sensitive=False)(planned, count=count)
+    breaker = get_breaker(store.scope)
+    call = breaker.acquire()
+    if call is not None:
+        try:
+            if _reconcile_first(breaker, call):
+                # Rare (once per recovery) and bounded; the merge uses the sync client.
+                await sync_to_async(_merge_before_probe, thread_sensitive=False)(store)
+            started = time.monotonic()  # the merge is not part of the call's latency
+            verdicts = await astore.ahit_many([p.hit for p in planned], count=count)
+        except StoreError as exc:
+            _store_failed(store.scope, breaker, call, exc)
+        else:
+            call.success(time.monotonic() - started)
+            return [(v, "redis") for v in verdicts]
+    return _fail_modes(planned, count, breaker)
 
 
 def _call_redis(
@@ -100,30 +133,43 @@ def _call_redis(
     count: bool,
 ) -> list[Verdict] | None:
     try:
-        if call.probe and guard_settings().fallback.reconcile:
-            # Merge what memory counted during the outage before the probe's own decision, so no
-            # request — not even this one — gets a fresh budget from the recovered Redis.
-            try:
-                reconcile(store.client, fallback_store())
-            except (rexc.RedisError, OSError) as exc:
-                raise store.error(exc) from exc
+        if _reconcile_first(breaker, call):
+            _merge_before_probe(store)
         started = time.monotonic()  # the merge is not part of the call's latency
         verdicts = store.hit_many([p.hit for p in planned], count=count)
-    except StoreUnavailable as exc:
-        call.failure(exc.reason)
-        _notify_error(store.scope, exc.reason)
-        return None
     except StoreError as exc:
-        # A local problem (pool exhausted) or a script bug: Redis itself is fine, so the breaker
-        # stays as it is, but this request still needs an answer.
-        kind = getattr(exc, "reason", "other")
-        call.release()
-        breaker.count_error(kind)
-        _notify_error(store.scope, kind)
-        _log_local_error(store.scope, kind, exc)
+        _store_failed(store.scope, breaker, call, exc)
         return None
     call.success(time.monotonic() - started)
     return verdicts
+
+
+def _store_failed(scope: str, breaker: CircuitBreaker, call: Call, exc: StoreError) -> None:
+    """Report a failed store call to its breaker (shared by the sync, async and cluster paths)."""
+    if isinstance(exc, StoreUnavailable):
+        call.failure(exc.reason)
+        _notify_error(scope, exc.reason)
+        return
+    # A local problem (pool exhausted) or a script bug: Redis itself is fine, so the breaker
+    # stays as it is, but this request still needs an answer.
+    kind = getattr(exc, "reason", "other")
+    call.release()
+    breaker.count_error(kind)
+    _notify_error(scope, kind)
+    _log_local_error(scope, kind, exc)
+
+
+def _reconcile_first(breaker: CircuitBreaker, call: Call) -> bool:
+    """Whether this call is a half-open probe and the counts kept in memory during the outage
+    must reach Redis first, so that no request — not even the probe — gets a fresh budget."""
+    return call.probe and guard_settings().fallback.reconcile
+
+
+def _merge_before_probe(store: RedisStore) -> None:
+    try:
+        reconcile(store.client, fallback_store())
+    except (rexc.RedisError, OSError) as exc:
+        raise store.error(exc) from exc
 
 
 def _fail_modes(

@@ -13,7 +13,7 @@ import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
 
@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("django_ratelimit_guard")
 
-KeyFunc = Callable[[HttpRequest], Union[str, None]]
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+KeyFunc = Callable[[HttpRequest], str | None]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: The bucket shared by every request whose REMOTE_ADDR is empty or unparseable.
 UNKNOWN_IP = "unknown-ip"

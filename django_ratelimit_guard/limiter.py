@@ -127,7 +127,7 @@ def _needs_sync_context(policies: Sequence[Policy]) -> bool:
     """Whether resolving these policies may touch sync-only code (user callables, the ORM)."""
     return any(
         not isinstance(p.rate, Rate) or not isinstance(p.cost, int) or p.key.uses_user
-        or p.key.spec not in ("ip", "api_key") and not p.key.spec.startswith(("header:", "param:"))
+        or (p.key.spec not in ("ip", "api_key") and not p.key.spec.startswith(("header:", "param:")))
         for p in policies
     )
 
@@ -148,7 +148,7 @@ def _finish(
             p.rate.window,
             p.hit.block,
         )
-        for p, (verdict, source) in zip(planned, outcome)
+        for p, (verdict, source) in zip(planned, outcome, strict=True)
     ])
     if count:
         for observer in observers:

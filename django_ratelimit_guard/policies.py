@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, TypeGuard, Union
+from typing import TYPE_CHECKING, TypeGuard
 
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
@@ -20,7 +20,7 @@ from django_ratelimit_guard.rates import Rate, RateError, parse_rate
 if TYPE_CHECKING:
     from django_ratelimit_guard.conf import ClientIPSettings
 
-RateFunc = Callable[[HttpRequest], Union[str, None]]
+RateFunc = Callable[[HttpRequest], str | None]
 CostFunc = Callable[[HttpRequest], int]
 
 MAX_COST = 1_000_000_000
@@ -198,9 +198,7 @@ def build_policy(
     cost: int | CostFunc = 1
     if "cost" in raw:
         value = raw["cost"]
-        if callable(value):
-            cost = value
-        elif isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COST:
+        if callable(value) or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COST):
             cost = value
         else:
             problems.append(error(8, f"{where}['cost'] is {value!r}: expected an int >= 1 or a callable."))

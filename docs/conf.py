@@ -25,7 +25,7 @@ exclude_patterns = ["_build"]
 # Pages other issues write (resilience, signing, scaling) join the site through toctree globs as
 # they land; a glob that matches nothing yet is not an error. (Sphinx 9 emits that warning without
 # a type, so suppress_warnings cannot silence it: a logging filter does, for these globs only.)
-OPTIONAL_GLOBS = ("'resilience*'", "'signing*'", "'scaling*'")
+OPTIONAL_GLOBS = ("'resilience*'", "'signing*'", "'scaling*'", "'performance*'")
 html_theme = "alabaster"
 html_title = f"django-ratelimit-guard {release}"
 

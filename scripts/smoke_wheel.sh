@@ -24,7 +24,7 @@ echo "== contents"
 "$PYTHON" - "$WHEEL" "$SDIST" <<'PY'
 import sys, tarfile, zipfile
 wheel = set(zipfile.ZipFile(sys.argv[1]).namelist())
-sdist = {n.split("/", 1)[1] for n in tarfile.open(sys.argv[2]).getnames() if "/" in n}
+sdist = {m.name.split("/", 1)[1] for m in tarfile.open(sys.argv[2]).getmembers() if "/" in m.name and m.isfile()}
 required = ["django_ratelimit_guard/py.typed", "django_ratelimit_guard/stores/lua/decide.lua"]
 for name in required:
     assert name in wheel, f"wheel lacks {name}"

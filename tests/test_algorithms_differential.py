@@ -132,7 +132,18 @@ def test_sliding_window_weights_the_previous_window(lua_store, redis_server):
     window_start = (T0 // 60_000 + 1) * 60_000
     for _ in range(10):
         assert lua_store.hit_many([hit], now_ms=window_start + 1)[0].allowed
-    # A quarter into the next window 3/4 of the previous 10 still count: 7 count, so after this hit 2 are left.
+    # A quarter into the next window 3/4 of the previous 10 still count: ceil(7.5) = 8, so after
+    # this hit 1 is left (rounding up: the estimate never admits more than the weighted count).
     peek = lua_store.hit_many([hit], count=False, now_ms=window_start + 60_000 + 15_000)[0]
-    assert peek.remaining == 2
+    assert peek.remaining == 1
     assert peek.allowed
+
+
+def test_sliding_window_admits_no_extra_request_just_after_a_window_boundary(lua_store, redis_server):
+    redis_server.flush()
+    hit = Hit("rlg:{x}:sw", Algorithm.SLIDING_WINDOW, 5, 60_000, 1, True)
+    window_start = (T0 // 60_000 + 1) * 60_000
+    for _ in range(5):
+        assert lua_store.hit_many([hit], now_ms=window_start + 59_990)[0].allowed
+    # 20 ms later the previous window's 5 weigh 4.998: rounding down would admit a 6th request.
+    assert not lua_store.hit_many([hit], now_ms=window_start + 60_010)[0].allowed

@@ -64,7 +64,7 @@ def _methods_part(methods: Any) -> str | None:
 @functools.lru_cache(maxsize=32)
 def _is_django_redis(backend: str) -> bool:
     try:
-        from django_redis.cache import RedisCache  # type: ignore[import-untyped]
+        from django_redis.cache import RedisCache
 
         cls = import_string(backend)
     except ImportError:

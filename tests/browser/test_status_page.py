@@ -6,11 +6,11 @@ Needs Debian's Chromium (``apt-get install -y chromium``) and ``pip install play
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import urllib.error
 import urllib.request
-import os
-import tempfile
 from pathlib import Path
 
 import pytest

@@ -171,3 +171,22 @@ def test_a_string_instead_of_a_list_of_policies_is_rejected(drf):
 
     with pytest.raises(ImproperlyConfigured, match="list of policy names"):
         PolicyThrottle().allow_request(Request(RequestFactory().get("/x")), View())
+
+
+def test_system_check_reports_a_view_naming_an_unknown_policy_at_startup(settings):
+    from django_ratelimit_guard.contrib.rest_framework_checks import check_drf_policy_names
+
+    settings.RATELIMIT_GUARD = {"CACHE_ALIAS": "ratelimit", "POLICIES": POLICIES}
+    messages = check_drf_policy_names()
+    assert [m.id for m in messages] == ["ratelimit_guard.E060"]
+    assert "'no-such-policy'" in messages[0].msg
+
+
+def test_system_check_is_quiet_when_every_named_policy_exists(settings):
+    from django_ratelimit_guard.contrib.rest_framework_checks import check_drf_policy_names
+
+    settings.RATELIMIT_GUARD = {
+        "CACHE_ALIAS": "ratelimit",
+        "POLICIES": {**POLICIES, "no-such-policy": {"rate": "1/m"}},
+    }
+    assert check_drf_policy_names() == []

@@ -66,7 +66,7 @@ for i = 1, #KEYS do
     end
     local est = cur
     if alg == 'sw' then
-      est = math.floor(prev * rem / W) + cur
+      est = math.ceil(prev * rem / W) + cur
     else
       prev = 0
     end

@@ -1,0 +1,219 @@
+"""The native async Redis store: ``redis.asyncio`` with the same script, replies and errors.
+
+``acheck``, the async middleware and async decorated views decide through this store without a
+thread hop per request. The client is built from the same django-redis cache settings as the sync
+one — ``LOCATION``, ``SOCKET_TIMEOUT``, ``SOCKET_CONNECT_TIMEOUT``, ``USERNAME``/``PASSWORD``,
+``CONNECTION_POOL_KWARGS`` — and for django-redis's Sentinel configuration
+(``SentinelConnectionFactory`` + ``SENTINELS``) through ``redis.asyncio.sentinel``.
+
+``redis.asyncio`` clients and their pools are bound to the event loop that first used them, so
+clients are cached per running loop (weakly: a closed, collected loop takes its clients along).
+Aliases this module can't mirror (Redis Cluster, a custom connection factory or client class)
+return ``None`` from :func:`async_store`; the guard then runs the sync store in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
+from urllib.parse import urlparse
+
+import redis.asyncio as aredis
+import redis.exceptions as rexc
+
+from django_ratelimit_guard.algorithms import Hit, Verdict
+from django_ratelimit_guard.stores.redis import (
+    DECIDE_LUA,
+    DECIDE_SHA,
+    RedisStore,
+    parse_reply,
+    script_args,
+)
+
+DEFAULT_CLIENT = "django_redis.client.DefaultClient"
+SENTINEL_CLIENT = "django_redis.client.SentinelClient"
+SENTINEL_FACTORY = "django_redis.pool.SentinelConnectionFactory"
+
+#: loop -> (clients of that loop by store, the async generator that closes them)
+_loops: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, tuple[dict[int, Any], AsyncIterator[None]]
+] = weakref.WeakKeyDictionary()
+#: alias -> its store, or None when it can't be mirrored (cleared on settings reload).
+_stores: dict[str, AsyncRedisStore | None] = {}
+
+
+async def _closer(clients: dict[int, Any]) -> AsyncIterator[None]:
+    """Closes a loop's clients when the loop shuts down.
+
+    There is no "loop closing" callback in asyncio, but ``asyncio.run``, ``asyncio.Runner``,
+    asgiref's ``async_to_sync`` (a new loop per call under WSGI) and uvicorn all call
+    ``loop.shutdown_asyncgens()`` before closing a loop, which finalizes every async generator
+    started in it — this one included. Without it, each short-lived loop would leak its sockets.
+    """
+    try:
+        yield
+    finally:
+        for client in list(clients.values()):
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        clients.clear()
+
+
+async def _loop_clients(loop: asyncio.AbstractEventLoop) -> dict[int, Any]:
+    entry = _loops.get(loop)
+    if entry is None:
+        clients: dict[int, Any] = {}
+        closer = _closer(clients)
+        await closer.__anext__()  # started inside the loop: the loop now finalizes it on shutdown
+        entry = _loops[loop] = (clients, closer)
+    return entry[0]
+
+
+def connection_kwargs(options: dict[str, Any]) -> dict[str, Any]:
+    """``redis.asyncio`` keyword arguments from django-redis OPTIONS (as its ConnectionFactory)."""
+    kwargs: dict[str, Any] = {}
+    for option, name in (
+        ("SOCKET_TIMEOUT", "socket_timeout"),
+        ("SOCKET_CONNECT_TIMEOUT", "socket_connect_timeout"),
+        ("USERNAME", "username"),
+        ("PASSWORD", "password"),
+    ):
+        if options.get(option):
+            kwargs[name] = options[option]
+    pool_kwargs = options.get("CONNECTION_POOL_KWARGS") or {}
+    if isinstance(pool_kwargs, dict):
+        kwargs.update(pool_kwargs)
+    return kwargs
+
+
+def mirrorable(cache: dict[str, Any]) -> str | None:
+    """``"default"`` or ``"sentinel"`` when this alias's settings can be mirrored, else None."""
+    options = cache.get("OPTIONS") or {}
+    client_class = options.get("CLIENT_CLASS", DEFAULT_CLIENT)
+    factory = options.get("CONNECTION_FACTORY")
+    if client_class == SENTINEL_CLIENT and factory == SENTINEL_FACTORY and options.get("SENTINELS"):
+        return "sentinel"
+    if client_class != DEFAULT_CLIENT or factory not in (
+        None,
+        "django_redis.pool.ConnectionFactory",
+    ):
+        return None
+    if options.get("CONNECTION_POOL_CLASS") or options.get("REDIS_CLIENT_CLASS"):
+        return None  # a sync pool/client class has no async twin we could know of
+    return "default"
+
+
+class _SentinelMaster:
+    """The master client of a Sentinel service, closed together with the sentinel clients."""
+
+    def __init__(self, sentinel: Any, master: Any) -> None:
+        self.sentinel = sentinel
+        self.master = master
+
+    async def aclose(self) -> None:
+        await self.master.aclose()
+        for client in self.sentinel.sentinels:
+            await client.aclose()
+
+
+def build_client(cache: dict[str, Any]) -> Any:
+    """A ``redis.asyncio`` client for the primary of a django-redis cache alias; it has
+    ``aclose()``. For Sentinel, a wrapper whose ``.master`` is the client."""
+    options = cache.get("OPTIONS") or {}
+    location = cache["LOCATION"]
+    if not isinstance(location, str):
+        location = location[0]
+    url = location.split(",")[0].strip()  # django-redis: the first entry is the primary
+    kwargs = connection_kwargs(options)
+    if mirrorable(cache) == "sentinel":
+        from redis.asyncio.sentinel import Sentinel
+
+        parsed = urlparse(url)
+        db = int(parsed.path.lstrip("/") or 0)
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            options["SENTINELS"], sentinel_kwargs=options.get("SENTINEL_KWARGS"), **kwargs
+        )
+        return _SentinelMaster(sentinel, sentinel.master_for(parsed.hostname, db=db, **kwargs))
+    return aredis.Redis.from_url(url, **kwargs)
+
+
+class AsyncRedisStore:
+    """The async twin of ``RedisStore``: same script, same replies, same error classification."""
+
+    def __init__(self, alias: str, cache: dict[str, Any]) -> None:
+        self.scope = alias
+        self._cache = cache
+        self._errors = RedisStore(alias, client=object())
+
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+
+    async def client(self) -> Any:
+        """This store's client for the running event loop (created on first use in that loop)."""
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return self._client  # the hot path: the same long-lived loop as last time
+        clients = await _loop_clients(loop)
+        made = clients.get(id(self))
+        if made is None:
+            made = clients[id(self)] = build_client(self._cache)
+        client = made.master if isinstance(made, _SentinelMaster) else made
+        self._loop, self._client = loop, client
+        return client
+
+    async def ahit_many(
+        self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
+    ) -> list[Verdict]:
+        if not hits:
+            return []
+        args = script_args(hits, count, now_ms)
+        client = await self.client()
+        try:
+            try:
+                reply = await client.evalsha(DECIDE_SHA, len(hits), *args)
+            except rexc.NoScriptError:
+                # Redis restarted or failed over to a replica without the script. Not an outage.
+                await client.script_load(DECIDE_LUA)
+                reply = await client.evalsha(DECIDE_SHA, len(hits), *args)
+        except (rexc.RedisError, OSError, asyncio.TimeoutError) as exc:
+            raise self._errors.error(exc) from exc
+        return parse_reply(reply, len(hits))
+
+    async def areset(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        try:
+            await (await self.client()).delete(*keys)
+        except (rexc.RedisError, OSError, asyncio.TimeoutError) as exc:
+            raise self._errors.error(exc) from exc
+
+
+def async_store(alias: str) -> AsyncRedisStore | None:
+    """The native async store of ``alias``, or None when only the sync client can serve it."""
+    try:
+        return _stores[alias]
+    except KeyError:
+        pass
+    from django.conf import settings
+
+    cache = cast("dict[str, Any] | None", settings.CACHES.get(alias))
+    store = AsyncRedisStore(alias, dict(cache)) if cache and mirrorable(cache) else None
+    _stores[alias] = store
+    return store
+
+
+def forget_async_stores() -> None:
+    """Forget the stores (settings reloads); their clients are closed with their loops."""
+    _stores.clear()
+
+
+__all__ = [
+    "AsyncRedisStore",
+    "async_store",
+    "build_client",
+    "connection_kwargs",
+    "forget_async_stores",
+]
