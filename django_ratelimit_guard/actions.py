@@ -1,8 +1,9 @@
 """Operator actions shared by the admin status page and ``manage.py ratelimit_guard``.
 
 Each returns a sentence describing what it did, or raises :class:`ActionError` with one the
-operator can act on. Breakers and the fallback store live in each worker process: an action
-applies to the process that runs it (the page says which host and pid that is).
+operator can act on. Breakers and the fallback store live in each worker process, so the
+breaker and fallback actions are recorded as fleet commands (``fleet.py``) that every process
+applies; ``fleet_wide=False`` keeps the old behaviour (this process only).
 """
 
 from __future__ import annotations
@@ -36,31 +37,85 @@ def _breaker(scope: str) -> object:
     breakers = resilience_bridge.all_breakers()
     if breakers is None:
         raise ActionError("Circuit breakers are not available in this installation.")
-    if scope not in breakers and scope != guard_settings().cache_alias:
-        known = ", ".join(sorted({*breakers, guard_settings().cache_alias}))
-        raise ActionError(f"No circuit breaker has the scope {scope!r}. Known scopes: {known}.")
-    return resilience_bridge.get_breaker(scope)
+    return resilience_bridge.get_breaker(_known_scope(scope, breakers))
 
 
-def reset_breaker(scope: str) -> str:
-    breaker = _breaker(scope)
-    breaker.reset()  # type: ignore[attr-defined]
-    return f"Circuit breaker {scope!r} was reset to closed."
+def _known_scope(scope: str, breakers: dict[str, object] | None = None) -> str:
+    """``scope`` if it names a breaker: one of this process, the cache alias, one of its Cluster
+    shards (``alias/host:port``, perhaps not yet seen by this process) or ``"*"`` (all)."""
+    from django_ratelimit_guard import fleet
+
+    breakers = resilience_bridge.all_breakers() if breakers is None else breakers
+    alias = guard_settings().cache_alias
+    if (
+        scope == fleet.ALL
+        or scope == alias
+        or scope in (breakers or {})
+        or (scope.startswith(alias + "/") and len(scope) <= 255 and scope.isprintable())
+    ):
+        return scope
+    known = ", ".join(sorted({*(breakers or {}), alias}))
+    raise ActionError(
+        f"No circuit breaker has the scope {scope!r}. Known scopes: {known}, or * for all."
+    )
 
 
-def force_open(scope: str, reason: str = "maintenance") -> str:
-    breaker = _breaker(scope)
-    breaker.force_open(reason=reason or "maintenance")  # type: ignore[attr-defined]
-    return f"Circuit breaker {scope!r} was forced open ({reason or 'maintenance'}) until reset."
+def _issue(action: str, scope: str, reason: str, by: str) -> str:
+    """Record a command for every process (applied here at once); a sentence saying so."""
+    from django.db import DatabaseError
+
+    from django_ratelimit_guard import fleet
+
+    try:
+        command = fleet.issue(action, scope, reason, by)
+    except DatabaseError as exc:
+        raise ActionError(
+            f"The command could not be recorded for the fleet, so nothing was changed: {exc}. "
+            "The database carries fleet commands; once it is back, try again "
+            "(manage.py ratelimit_guard ... --this-process acts on one process only).",
+            unavailable=True,
+        ) from exc
+    poll = guard_settings().control.poll_seconds
+    spread = (
+        f"every process applies it within about {poll:g} s of its next request"
+        if poll > 0
+        else "other processes do not poll for commands (CONTROL['POLL_SECONDS'] is 0)"
+    )
+    return f"fleet command #{command.id}; applied in this process, {spread}"
 
 
-def clear_fallback() -> str:
+def reset_breaker(scope: str, *, by: str = "", fleet_wide: bool = True) -> str:
+    if not fleet_wide:
+        breaker = _breaker(scope)
+        breaker.reset()  # type: ignore[attr-defined]
+        return f"Circuit breaker {scope!r} was reset to closed in this process only."
+    _known_scope(scope)
+    what = "Every circuit breaker" if scope == "*" else f"Circuit breaker {scope!r}"
+    return f"{what} was reset to closed ({_issue('reset', scope, '', by)})."
+
+
+def force_open(
+    scope: str, reason: str = "maintenance", *, by: str = "", fleet_wide: bool = True
+) -> str:
+    reason = reason or "maintenance"
+    if not fleet_wide:
+        breaker = _breaker(scope)
+        breaker.force_open(reason=reason)  # type: ignore[attr-defined]
+        return f"Circuit breaker {scope!r} was forced open ({reason}) in this process until reset."
+    _known_scope(scope)
+    what = "Every circuit breaker" if scope == "*" else f"Circuit breaker {scope!r}"
+    return f"{what} was forced open ({reason}) until reset ({_issue('force_open', scope, reason, by)})."
+
+
+def clear_fallback(*, by: str = "", fleet_wide: bool = True) -> str:
     store = resilience_bridge.fallback_store()
     if store is None:
         raise ActionError("The in-memory fallback store is not available in this installation.")
-    entries = store.entries
-    store.clear()
-    return f"The in-memory fallback store was cleared ({entries} entries)."
+    if not fleet_wide:
+        entries = store.entries
+        store.clear()
+        return f"The in-memory fallback store of this process was cleared ({entries} entries)."
+    return f"The in-memory fallback store was cleared ({_issue('clear_fallback', '*', '', by)})."
 
 
 def _policy(name: str) -> Policy:

@@ -28,7 +28,7 @@ from django.urls import URLPattern, path, reverse
 from django_ratelimit_guard import actions, status
 from django_ratelimit_guard.conf import guard_settings
 from django_ratelimit_guard.keys import hash_key_value
-from django_ratelimit_guard.models import BreakerEvent, Status
+from django_ratelimit_guard.models import BreakerCommand, BreakerEvent, Status
 
 logger = logging.getLogger("django_ratelimit_guard")
 
@@ -42,6 +42,9 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "clear-fallback": ("Clear the in-memory fallback store", ()),
     "reset-client": ("Reset client", ("policy", "key_value", "digest")),
 }
+
+#: Actions recorded as fleet commands (``fleet.py``) rather than done in this process only.
+FLEET_ACTIONS = frozenset({"reset-breaker", "force-open", "clear-fallback"})
 
 
 def _can_view(request: HttpRequest) -> bool:
@@ -113,11 +116,13 @@ class StatusAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "action": action,
                 "action_title": title,
                 "fields": fields,
+                "fleet_wide": action in FLEET_ACTIONS,
+                "poll_seconds": guard_settings().control.poll_seconds,
                 "status_url": reverse("admin:django_ratelimit_guard_status"),
             }
             return TemplateResponse(request, "admin/django_ratelimit_guard/confirm.html", context)
         try:
-            message = _perform(action, fields)
+            message = _perform(action, fields, request.user.get_username())
         except actions.ActionError as exc:
             messages.error(request, str(exc))
         else:
@@ -126,13 +131,14 @@ class StatusAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return HttpResponseRedirect(reverse("admin:django_ratelimit_guard_status"))
 
 
-def _perform(action: str, fields: dict[str, str]) -> str:
+def _perform(action: str, fields: dict[str, str], by: str) -> str:
+    # Breaker and fallback actions are fleet commands: every worker process applies them.
     if action == "reset-breaker":
-        return actions.reset_breaker(fields["scope"])
+        return actions.reset_breaker(fields["scope"], by=by)
     if action == "force-open":
-        return actions.force_open(fields["scope"], fields["reason"][:100] or "maintenance")
+        return actions.force_open(fields["scope"], fields["reason"][:100] or "maintenance", by=by)
     if action == "clear-fallback":
-        return actions.clear_fallback()
+        return actions.clear_fallback(by=by)
     return actions.reset_client(
         fields["policy"], key_value=fields["key_value"] or None, digest=fields["digest"] or None
     )
@@ -178,3 +184,20 @@ class BreakerEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(BreakerCommand)
+class BreakerCommandAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read-only history of fleet commands; they are issued from the status page or manage.py."""
+
+    list_display = ("id", "created_at", "action", "scope", "reason", "created_by")
+    list_filter = ("action", "scope")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deleting a standing force-open would silently change what workers obey

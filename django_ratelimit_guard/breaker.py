@@ -438,12 +438,16 @@ class CircuitBreaker:
 _breakers: dict[str, CircuitBreaker] = {}
 _global_listeners: list[Listener] = []
 _registry_lock = threading.Lock()
+#: Called with each new breaker, once, right after it is registered (outside the lock): the
+#: fleet channel uses it so a breaker created late still obeys a standing force-open.
+_creation_hooks: list[Callable[[CircuitBreaker], None]] = []
 
 
 def get_breaker(scope: str) -> CircuitBreaker:
     """The breaker of ``scope`` in this process, created on first use from the settings."""
     breaker = _breakers.get(scope)
     if breaker is None:
+        created = False
         with _registry_lock:
             breaker = _breakers.get(scope)
             if breaker is None:
@@ -451,6 +455,13 @@ def get_breaker(scope: str) -> CircuitBreaker:
                 for listener in _global_listeners:
                     breaker.add_listener(listener)
                 _breakers[scope] = breaker
+                created = True
+        if created:
+            for hook in list(_creation_hooks):
+                try:
+                    hook(breaker)
+                except Exception:
+                    logger.exception("A breaker creation hook failed", extra={"scope": scope})
     return breaker
 
 
@@ -466,6 +477,13 @@ def add_global_listener(listener: Listener) -> None:
             breaker.add_listener(listener)
 
 
+def add_creation_hook(hook: Callable[[CircuitBreaker], None]) -> None:
+    """Call ``hook(breaker)`` for every breaker created from now on (idempotent per hook)."""
+    with _registry_lock:
+        if hook not in _creation_hooks:
+            _creation_hooks.append(hook)
+
+
 @on_reload
 def _forget_breakers() -> None:
     # New settings may change the tuning; breakers are rebuilt on demand (global listeners stay).
@@ -479,6 +497,7 @@ __all__ = [
     "Call",
     "CircuitBreaker",
     "Listener",
+    "add_creation_hook",
     "add_global_listener",
     "all_breakers",
     "get_breaker",

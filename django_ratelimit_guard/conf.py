@@ -29,7 +29,7 @@ from django_ratelimit_guard.policies import FailMode, Policy, build_policy
 TOP_LEVEL_KEYS = frozenset(
     {
         "ENABLED", "CACHE_ALIAS", "KEY_PREFIX", "POLICIES", "DEFAULT_FAIL_MODE", "CLIENT_IP",
-        "BREAKER", "FALLBACK", "RESPONSE", "SIGNING", "METRICS",
+        "BREAKER", "FALLBACK", "RESPONSE", "SIGNING", "METRICS", "CONTROL",
     }
 )
 REDIS_BACKEND = "django_redis.cache.RedisCache"
@@ -89,6 +89,14 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class ControlSettings:
+    """The fleet control channel (``fleet.py``): how often a busy process looks for commands."""
+
+    poll_seconds: float = 2.0  # 0: no background poll (commands apply only where issued)
+    keep_commands: int = 200
+
+
+@dataclass(frozen=True)
 class GuardSettings:
     enabled: bool
     cache_alias: str
@@ -104,6 +112,7 @@ class GuardSettings:
     # Derived once: policies the middleware applies by path, and the key-hashing secret.
     path_policies: tuple[Policy, ...]
     key_secret: bytes
+    control: ControlSettings = ControlSettings()
 
 
 # Ranges of the numeric tuning values: (type, minimum, maximum).
@@ -125,6 +134,11 @@ FALLBACK_BOUNDS: dict[str, tuple[type, float, float]] = {
     "WARN_RATIO": (float, 0.01, 1.0),
     "WORKERS": (int, 1, 10_000),
     "RECONCILE": (bool, 0, 1),
+}
+
+CONTROL_BOUNDS: dict[str, tuple[type, float, float]] = {
+    "POLL_SECONDS": (float, 0.0, 300),
+    "KEEP_COMMANDS": (int, 10, 100_000),
 }
 
 
@@ -370,6 +384,7 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
     client_ip = _client_ip(raw, problems)
     breaker = BreakerSettings(**_tuning("BREAKER", raw.get("BREAKER"), BREAKER_BOUNDS, problems, 11))
     fallback = FallbackSettings(**_tuning("FALLBACK", raw.get("FALLBACK"), FALLBACK_BOUNDS, problems, 12))
+    control = ControlSettings(**_tuning("CONTROL", raw.get("CONTROL"), CONTROL_BOUNDS, problems, 81))
     response = _response(raw, problems)
     signing = _signing(raw, problems)
     metrics = _metrics(raw, problems)
@@ -408,6 +423,7 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
             metrics=metrics,
             path_policies=tuple(p for p in policies.values() if p.paths),
             key_secret=secret,
+            control=control,
         ),
         problems,
     )
@@ -468,6 +484,6 @@ def reset_all() -> None:
 
 
 __all__ = [
-    "BreakerSettings", "ClientIPSettings", "FallbackSettings", "GuardSettings", "MetricsSettings",
+    "BreakerSettings", "ClientIPSettings", "ControlSettings", "FallbackSettings", "GuardSettings", "MetricsSettings",
     "ResponseSettings", "SigningSettings", "build_settings", "guard_settings", "on_reload", "reset_all",
 ]

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import redis.exceptions as rexc
 from asgiref.sync import sync_to_async
 
-from django_ratelimit_guard import metrics
+from django_ratelimit_guard import fleet_poll, metrics
 from django_ratelimit_guard.algorithms import Hit, Verdict
 from django_ratelimit_guard.breaker import Call, CircuitBreaker, get_breaker
 from django_ratelimit_guard.conf import guard_settings, on_reload
@@ -84,6 +84,7 @@ def redis_store(alias: str | None = None) -> RedisStore | ClusterStore:
 
 def decide(planned: Sequence[PlannedHit], *, count: bool = True) -> list[tuple[Verdict, Source]]:
     """Decide every planned hit of one request: one Redis call, or the fail modes."""
+    fleet_poll.poll()  # a clock compare; fleet commands are read by a background thread
     store = redis_store()
     if isinstance(store, ClusterStore):
         from django_ratelimit_guard import shards
@@ -104,6 +105,7 @@ async def adecide(
     """The async twin of :func:`decide`: the same breaker and fail-mode core; the Redis call is
     awaited on ``redis.asyncio`` (no thread hop), except for aliases only the sync client can
     serve (Redis Cluster), which run :func:`decide` in a worker thread."""
+    fleet_poll.poll()
     store = redis_store()
     astore = None if isinstance(store, ClusterStore) else async_store(store.scope)
     if astore is None or isinstance(store, ClusterStore):

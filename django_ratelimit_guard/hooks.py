@@ -49,6 +49,10 @@ def install() -> None:
     )
     events.install()
     resilience_bridge.add_global_listener(events.on_transition)
+    from django_ratelimit_guard import breaker, fleet
+
+    # Breakers created after a fleet-wide force-open (a new shard, a rebuilt registry) obey it.
+    breaker.add_creation_hook(fleet.on_breaker_created)
     from django_ratelimit_guard import guard
 
     guard.error_listeners.append(metrics.observe_store_error)

@@ -39,3 +39,36 @@ class Status(models.Model):
 
     def __str__(self) -> str:
         return "Rate limit guard status"
+
+
+class BreakerCommand(models.Model):
+    """An operator action for every process of the fleet (``fleet.py`` applies it everywhere).
+
+    The database carries it, not Redis: Redis may be what is under maintenance. ``scope`` is a
+    breaker scope, ``<alias>`` (which covers its Cluster shards ``<alias>/<host:port>``) or
+    ``"*"`` for every scope. History is bounded (``CONTROL['KEEP_COMMANDS']``) except that the
+    newest force-open/reset of each scope is kept: it is what a newly started worker obeys.
+    """
+
+    FORCE_OPEN = "force_open"
+    RESET = "reset"
+    CLEAR_FALLBACK = "clear_fallback"
+    ACTIONS = (
+        (FORCE_OPEN, "force open"),
+        (RESET, "reset"),
+        (CLEAR_FALLBACK, "clear fallback store"),
+    )
+    ALL_SCOPES = "*"
+
+    scope = models.CharField(max_length=255)
+    action = models.CharField(max_length=16, choices=ACTIONS)
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    created_by = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        verbose_name = "fleet command"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.scope} by {self.created_by or '?'}"

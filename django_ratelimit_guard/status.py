@@ -1,6 +1,7 @@
 """The facts the admin status page and ``manage.py ratelimit_guard status`` show.
 
-One :func:`collect` call costs at most two Redis round trips and four commands: ``PING`` (the
+One :func:`collect` call first applies pending fleet commands (two small database queries,
+``fleet.py``), then costs at most two Redis round trips and four commands: ``PING`` (the
 round-trip time), then one pipeline of ``INFO server memory`` and two ``ZREVRANGE`` (the
 most-limited clients of this window and the previous one). When the ``PING`` fails nothing else
 is sent, so a down or frozen Redis costs one socket timeout at most.
@@ -62,6 +63,19 @@ class BreakerRow:
     open_count: int
     current_reset_timeout: float
     forced: bool
+    fleet: str = ""  # the standing fleet command that forces it, described
+
+
+@dataclass
+class FleetStatus:
+    """The fleet control channel as this process sees it (``fleet.py``)."""
+
+    poll_seconds: float
+    synced: bool
+    error: str | None
+    standing: list[Any]  # fleet.Command, force-opens still in force
+    recent: list[Any]  # fleet.Command, newest first
+    recent_error: str | None = None
 
 
 @dataclass
@@ -93,9 +107,13 @@ class Snapshot:
     top_clients: list[top_clients.TopClient]
     events: list[Any]
     events_error: str | None
+    fleet: FleetStatus | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        if self.fleet is not None:
+            data["fleet"]["standing"] = [_command_json(c) for c in self.fleet.standing]
+            data["fleet"]["recent"] = [_command_json(c) for c in self.fleet.recent]
         data["events"] = [
             {
                 "time": e.time.isoformat(),
@@ -110,6 +128,10 @@ class Snapshot:
         ]
         data["fallback"]["fill_percent"] = self.fallback.fill_percent
         return _jsonable(data)  # type: ignore[no-any-return]
+
+
+def _command_json(command: Any) -> dict[str, Any]:
+    return {**asdict(command), "description": command.describe()}
 
 
 def _jsonable(value: Any) -> Any:
@@ -135,9 +157,12 @@ def breaker_rows() -> list[BreakerRow] | None:
         breaker = resilience_bridge.get_breaker(guard_settings().cache_alias)
         if breaker is not None:
             breakers[breaker.scope] = breaker
+    from django_ratelimit_guard import fleet
+
     rows = []
     for scope in sorted(breakers):
         s = breakers[scope].snapshot()
+        command = fleet.effective(scope)
         rows.append(
             BreakerRow(
                 scope=s.scope,
@@ -150,9 +175,28 @@ def breaker_rows() -> list[BreakerRow] | None:
                 open_count=s.open_count,
                 current_reset_timeout=s.current_reset_timeout,
                 forced=s.forced,
+                fleet=command.describe()
+                if command is not None and command.action == fleet.FORCE_OPEN
+                else "",
             )
         )
     return rows
+
+
+def fleet_status() -> FleetStatus:
+    """Apply pending fleet commands here first (this is not the request path), then report."""
+    from django_ratelimit_guard import fleet
+
+    fleet.sync()
+    recent, recent_error = fleet.recent(10)
+    return FleetStatus(
+        poll_seconds=guard_settings().control.poll_seconds,
+        synced=fleet.is_synced(),
+        error=fleet.last_error(),
+        standing=fleet.standing(),
+        recent=recent,
+        recent_error=recent_error,
+    )
 
 
 def fallback_status() -> FallbackStatus:
@@ -226,6 +270,7 @@ def probe_redis(with_top_clients: bool = True) -> tuple[RedisStatus, list[top_cl
 
 
 def collect() -> Snapshot:
+    fleet = fleet_status()
     redis_status, clients = probe_redis()
     rows = breaker_rows()
     recent, events_error = events.recent()
@@ -241,4 +286,5 @@ def collect() -> Snapshot:
         top_clients=clients,
         events=recent,
         events_error=events_error,
+        fleet=fleet,
     )

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from django_ratelimit_guard.conf import reset_all
 from tests.redis_servers import RedisServer
+
+# No fleet poller thread in the test process, even where a test replaces RATELIMIT_GUARD whole
+# (the environment variable wins over the dict): a thread reading the in-memory test database
+# beside the tests would race them. tests/fleet/ runs real worker processes with a poller.
+os.environ.setdefault("RATELIMIT_GUARD_CONTROL_POLL_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")

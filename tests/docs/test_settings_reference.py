@@ -26,6 +26,7 @@ def test_every_breaker_and_fallback_key_has_its_default_and_environment_variable
     for section, bounds, defaults in (
         ("BREAKER", conf.BREAKER_BOUNDS, conf.BreakerSettings()),
         ("FALLBACK", conf.FALLBACK_BOUNDS, conf.FallbackSettings()),
+        ("CONTROL", conf.CONTROL_BOUNDS, conf.ControlSettings()),
     ):
         for key in bounds:
             row = next(

@@ -6,11 +6,18 @@ Exit codes (scripts may rely on them):
 * 1 — the store is unavailable or degraded: Redis unreachable, the script failed to load, a
   breaker not closed, or a reset that could not reach Redis.
 * 2 — usage error: unknown subcommand, policy or scope, or a malformed key value.
+
+``reset-breaker``, ``force-open`` and ``clear-fallback`` are fleet commands: recorded in the
+database and applied by every worker process (``fleet.py``); ``--this-process`` acts on the
+command's own process only (the old behaviour, rarely useful: it is not a worker). A fleet
+command that cannot be recorded (database down) exits 1.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import socket
 import statistics
 import time
 from argparse import ArgumentParser
@@ -25,7 +32,10 @@ EXIT_USAGE = 2
 
 
 class Command(BaseCommand):
-    help = "Rate limit guard: status, reset-key <policy> <key>, reset-breaker <scope>, check-redis."
+    help = (
+        "Rate limit guard: status, reset-key <policy> <key>, reset-breaker <scope>, "
+        "force-open <scope> --reason ..., clear-fallback, check-redis."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="subcommand")
@@ -36,8 +46,26 @@ class Command(BaseCommand):
         rk = sub.add_parser("reset-key", help="Clear one client's counter of a policy.")
         rk.add_argument("policy")
         rk.add_argument("key", help="The raw key value, e.g. the client IP for key='ip'.")
-        rb = sub.add_parser("reset-breaker", help="Close a circuit breaker (in this process).")
-        rb.add_argument("scope")
+        rb = sub.add_parser(
+            "reset-breaker", help="Close a circuit breaker in every process (a fleet command)."
+        )
+        rb.add_argument("scope", help="A breaker scope (the cache alias), or * for all.")
+        fo = sub.add_parser(
+            "force-open",
+            help="Keep a circuit breaker open in every process until reset-breaker (maintenance).",
+        )
+        fo.add_argument("scope", help="A breaker scope (the cache alias), or * for all.")
+        fo.add_argument("--reason", default="maintenance", help="Shown on the status page.")
+        cf = sub.add_parser(
+            "clear-fallback", help="Empty the in-memory fallback store of every process."
+        )
+        for p in (rb, fo, cf):
+            p.add_argument(
+                "--this-process",
+                action="store_true",
+                help="Act on this command's own process only, not the fleet.",
+            )
+            p.add_argument("--by", default="", help="Who issues it (default: the OS user).")
         cr = sub.add_parser("check-redis", help="Round-trip time, script load, server version.")
         cr.add_argument("--json", action="store_true", help="Print one JSON document.")
 
@@ -52,11 +80,21 @@ class Command(BaseCommand):
                 if sub == "reset-key":
                     message = actions.reset_client(options["policy"], key_value=options["key"])
                 else:
-                    message = actions.reset_breaker(options["scope"])
+                    message = self._fleet_action(sub, options)
             except actions.ActionError as exc:
                 code = EXIT_DEGRADED if exc.unavailable else EXIT_USAGE
                 raise CommandError(str(exc), returncode=code) from exc
             self.stdout.write(message)
+
+    def _fleet_action(self, sub: str, options: dict[str, Any]) -> str:
+        fleet_wide = not options["this_process"]
+        by = options["by"] or _os_user()
+        if sub == "reset-breaker":
+            return actions.reset_breaker(options["scope"], by=by, fleet_wide=fleet_wide)
+        if sub == "force-open":
+            reason = options["reason"].strip()[:100] or "maintenance"
+            return actions.force_open(options["scope"], reason, by=by, fleet_wide=fleet_wide)
+        return actions.clear_fallback(by=by, fleet_wide=fleet_wide)
 
     def _status(self, as_json: bool) -> None:
         snap = status.collect()
@@ -79,6 +117,7 @@ class Command(BaseCommand):
             )
         else:
             w(f"Redis ({r.alias}): UNREACHABLE ({r.error})")
+        self._fleet_lines(snap)
         f = snap.fallback
         if f.available:
             evictions = ", ".join(f"{k}={v}" for k, v in f.evictions.items()) or "none"
@@ -93,7 +132,8 @@ class Command(BaseCommand):
                 [
                     [
                         b.scope,
-                        b.state + (" (forced)" if b.forced else ""),
+                        b.state + (" (forced)" if b.forced else "")
+                        + (f" — fleet: {b.fleet}" if b.fleet else ""),
                         f"{b.recent_failures}/{b.recent_calls}",
                         _time(b.opened_at),
                         _time(b.next_probe_at),
@@ -143,6 +183,19 @@ class Command(BaseCommand):
                 ],
             )
 
+    def _fleet_lines(self, snap: status.Snapshot) -> None:
+        fleet = snap.fleet
+        if fleet is None:
+            return
+        w = self.stdout.write
+        if fleet.error:
+            w(f"Fleet commands: could not be read ({fleet.error})")
+        for c in fleet.standing:
+            target = "every breaker" if c.scope == "*" else f"breaker {c.scope}"
+            w(f"Fleet: {target} {c.describe()} (command #{c.id})")
+        if not fleet.standing and not fleet.error:
+            w("Fleet: no standing force-open")
+
     def _table(self, header: list[str], rows: list[list[str]]) -> None:
         widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
         for row in [header, *rows]:
@@ -186,3 +239,11 @@ class Command(BaseCommand):
 
 def _time(value: Any) -> str:
     return "-" if value is None else f"{value:%H:%M:%S}"
+
+
+def _os_user() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in a container
+        user = "unknown"
+    return f"{user}@{socket.gethostname()} (manage.py)"
