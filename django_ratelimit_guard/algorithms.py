@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 
 class Algorithm(str, Enum):
@@ -40,9 +41,12 @@ WindowState = tuple[int, int, int]
 State = WindowState | float
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What a store answers for one hit. Times are milliseconds."""
+class Verdict(NamedTuple):
+    """What a store answers for one hit. Times are milliseconds.
+
+    A NamedTuple rather than a frozen dataclass: one is built per policy per request, and a
+    frozen dataclass's ``__init__`` costs four times as much (docs/performance.md).
+    """
 
     allowed: bool
     remaining: int
@@ -132,9 +136,8 @@ def _window(
     return Verdict(False, max(0, limit - est), rem, max(1, retry)), None
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One policy's hit on one client's counter, as a store sees it."""
+class Hit(NamedTuple):
+    """One policy's hit on one client's counter, as a store sees it (a NamedTuple: see Verdict)."""
 
     key: str
     algorithm: Algorithm

@@ -257,7 +257,8 @@ class CircuitBreaker:
                 self._record(now, bad=slow)
                 if slow and self._rate_exceeded():
                     events.append(self._open(now, f"slow-call rate {self._bad}/{self._calls}"))
-        self._emit(events)
+        if events:  # almost never: this runs after every healthy Redis call
+            self._emit(events)
 
     def _on_failure(self, call: Call, reason: str) -> None:
         now = self._clock()
@@ -373,16 +374,18 @@ class CircuitBreaker:
         index = int(now // (self.config.window_seconds / WINDOW_BUCKETS))
         buckets = self._buckets
         if buckets and buckets[-1][0] == index:
+            # Still the newest slice: nothing has aged out of the window since it began, so
+            # there is nothing to trim (the common case, once per healthy call).
             bucket = buckets[-1]
         else:
             bucket = [index, 0, 0]
             buckets.append(bucket)
+            self._trim(now)
         bucket[1] += 1
         self._calls += 1
         if bad:
             bucket[2] += 1
             self._bad += 1
-        self._trim(now)
 
     def _trim(self, now: float) -> None:
         oldest = int(now // (self.config.window_seconds / WINDOW_BUCKETS)) - WINDOW_BUCKETS + 1

@@ -49,11 +49,14 @@ def most_restrictive(decisions: Iterable[Decision]) -> Decision | None:
 class Result:
     """The result of ``check()``: every decision, read as its most restrictive one."""
 
-    __slots__ = ("_worst", "decisions")
+    __slots__ = ("_rejected", "_worst", "decisions")
 
     def __init__(self, decisions: Iterable[Decision] = ()) -> None:
         self.decisions: tuple[Decision, ...] = tuple(decisions)
-        self._worst = most_restrictive(self.decisions)
+        worst = self.decisions[0] if len(self.decisions) == 1 else most_restrictive(self.decisions)
+        self._worst = worst
+        # The most restrictive decision is a rejecting one whenever any decision rejects.
+        self._rejected = worst is not None and not worst.allowed and worst.block
 
     def __repr__(self) -> str:
         return f"<Result allowed={self.allowed} decisions={list(self.decisions)!r}>"
@@ -77,11 +80,11 @@ class Result:
     @property
     def allowed(self) -> bool:
         """True unless a blocking policy rejected the request (shadow mode never rejects)."""
-        return not any(d.rejected for d in self.decisions)
+        return not self._rejected
 
     @property
     def rejected(self) -> bool:
-        return not self.allowed
+        return self._rejected
 
     @property
     def decision(self) -> Decision | None:

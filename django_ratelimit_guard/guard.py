@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis.exceptions as rexc
 from asgiref.sync import sync_to_async
@@ -42,9 +42,9 @@ from django_ratelimit_guard.stores.redis import RedisStore
 logger = logging.getLogger("django_ratelimit_guard")
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedHit:
-    """A hit together with what the fail modes need to know about its policy."""
+class PlannedHit(NamedTuple):
+    """A hit together with what the fail modes need to know about its policy (a NamedTuple, as
+    ``Hit`` is: one is built per policy per request)."""
 
     hit: Hit
     policy: Policy

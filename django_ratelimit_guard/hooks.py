@@ -22,7 +22,12 @@ _installed = False
 
 def refresh_fallback_metrics(request: HttpRequest, result: Result) -> None:
     global _last_fallback_refresh
-    if not metrics.ENABLED or not any(d.source == "memory" for d in result.decisions):
+    if not metrics.ENABLED:
+        return
+    for d in result.decisions:  # a plain loop: this runs on every decision (docs/performance.md)
+        if d.source == "memory":
+            break
+    else:
         return
     now = time.monotonic()
     if now - _last_fallback_refresh < FALLBACK_REFRESH_SECONDS:

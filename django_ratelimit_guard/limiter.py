@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from django_ratelimit_guard import guard, signals
 from django_ratelimit_guard.algorithms import Hit, Verdict
-from django_ratelimit_guard.conf import GuardSettings, guard_settings
+from django_ratelimit_guard.conf import GuardSettings, guard_settings, on_reload
 from django_ratelimit_guard.decisions import Decision, Result, Source
 from django_ratelimit_guard.keys import hash_key_value
 from django_ratelimit_guard.policies import MAX_COST, Policy, cached_rate
@@ -64,31 +64,62 @@ def _cost(policy: Policy, request: HttpRequest) -> int:
     return 1
 
 
+@functools.lru_cache(maxsize=1024)
+def _fallback_rate(policy: Policy, rate: Rate, workers: int) -> Rate:
+    # Policies hash by identity and rates by value: one Rate per (policy, rate) instead of one
+    # per request.
+    return policy.fallback_limit(rate, workers)
+
+
+@functools.lru_cache(maxsize=8192)
+def _static_hit(policy: Policy, key_value: str, prefix: str, secret: bytes, workers: int) -> guard.PlannedHit:
+    rate = policy.rate
+    assert isinstance(rate, Rate) and isinstance(policy.cost, int)
+    key = _storage_key(prefix, secret, policy.name, policy.algorithm.code, key_value)
+    hit = Hit(key, policy.algorithm, rate.limit, rate.window * 1000, policy.cost, policy.block)
+    return guard.PlannedHit(hit, policy, rate, policy.fallback_limit(rate, workers))
+
+
+@on_reload
+def _forget_planned() -> None:
+    # New settings build new policies: let the old ones go.
+    _static_hit.cache_clear()
+    _fallback_rate.cache_clear()
+
+
 def plan(request: HttpRequest, policies: Iterable[Policy], config: GuardSettings) -> list[guard.PlannedHit]:
     """Resolve the policies that apply to this request into storage hits."""
     planned = []
     seen: set[str] = set()
+    method = request.method
+    workers = config.fallback.workers
     for policy in policies:
-        if policy.name in seen or not policy.applies_to_method(request.method):
+        if policy.name in seen or not policy.applies_to_method(method):
             continue
         if policy.exempt_paths and policy.is_exempt_path(request.path_info):
             continue
         seen.add(policy.name)
-        rate = _rate(policy, request)
+        rate = policy.rate if type(policy.rate) is Rate else _rate(policy, request)
         if rate is None:
             continue
         key_value = policy.key.func(request)
         if key_value is None:
             continue
+        if type(policy.cost) is int and rate is policy.rate:
+            # A fixed rate and cost: the planned hit depends on nothing else, so the same few
+            # thousand clients reuse theirs instead of building key, Hit and PlannedHit anew.
+            planned.append(_static_hit(policy, str(key_value), config.key_prefix, config.key_secret, workers))
+            continue
         hit = Hit(
-            storage_key(config, policy, str(key_value)),
+            _storage_key(config.key_prefix, config.key_secret, policy.name, policy.algorithm.code,
+                         key_value if type(key_value) is str else str(key_value)),
             policy.algorithm,
             rate.limit,
-            rate.window_ms,
-            _cost(policy, request),
+            rate.window * 1000,
+            policy.cost if type(policy.cost) is int else _cost(policy, request),
             policy.block,
         )
-        planned.append(guard.PlannedHit(hit, policy, rate, policy.fallback_limit(rate, config.fallback.workers)))
+        planned.append(guard.PlannedHit(hit, policy, rate, _fallback_rate(policy, rate, workers)))
     return planned
 
 
@@ -104,22 +135,21 @@ def _needs_sync_context(policies: Sequence[Policy]) -> bool:
 def _finish(
     request: HttpRequest, planned: Sequence[guard.PlannedHit], outcome: Sequence[tuple[Verdict, Source]], count: bool
 ) -> Result:
-    decisions = []
-    for p, (verdict, source) in zip(planned, outcome, strict=True):
-        decisions.append(
-            Decision(
-                policy=p.policy.name,
-                allowed=verdict.allowed,
-                limit=p.fallback.limit if source == "memory" else p.hit.limit,
-                remaining=verdict.remaining,
-                reset_after=verdict.reset_ms / 1000,
-                retry_after=0.0 if verdict.allowed else verdict.retry_ms / 1000,
-                source=source,
-                window=p.rate.window,
-                block=p.policy.block,
-            )
+    # Positional arguments: this runs once per policy per request (see Decision's fields).
+    result = Result([
+        Decision(
+            p.policy.name,
+            verdict.allowed,
+            p.fallback.limit if source == "memory" else p.hit.limit,
+            verdict.remaining,
+            verdict.reset_ms / 1000,
+            0.0 if verdict.allowed else verdict.retry_ms / 1000,
+            source,
+            p.rate.window,
+            p.hit.block,
         )
-    result = Result(decisions)
+        for p, (verdict, source) in zip(planned, outcome, strict=True)
+    ])
     if count:
         for observer in observers:
             observer(request, result)

@@ -108,18 +108,32 @@ def _child(name: str, *labels: str) -> Any:
     return child
 
 
+# The decision path's two updates, as bound methods cached by their labels: one dict lookup
+# and the update itself per call (docs/performance.md).
+_decision_incs: dict[tuple[str, bool, str], Any] = {}
+_latency_observers: dict[str, Any] = {}
+
+
 def observe_result(request: HttpRequest, result: Result) -> None:
     """A ``limiter.observers`` entry: one counter increment per decision."""
     if not ENABLED:
         return
     for d in result.decisions:
-        _child("decisions", d.policy, "allowed" if d.allowed else "limited", d.source).inc()
+        key = (d.policy, d.allowed, d.source)
+        inc = _decision_incs.get(key)
+        if inc is None:
+            outcome = "allowed" if d.allowed else "limited"
+            inc = _decision_incs[key] = _child("decisions", d.policy, outcome, d.source).inc
+        inc()
 
 
 def observe_store_latency(store: str, seconds: float) -> None:
     """Record one store call's duration; ``store`` is ``"redis"`` or ``"memory"``."""
     if ENABLED:
-        _child("store_latency", store).observe(seconds)
+        observe = _latency_observers.get(store)
+        if observe is None:
+            observe = _latency_observers[store] = _child("store_latency", store).observe
+        observe(seconds)
 
 
 def observe_store_error(scope: str, kind: str) -> None:

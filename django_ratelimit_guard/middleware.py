@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, get_resolver
+from django.urls import Resolver404, URLResolver, get_resolver
 
 from django_ratelimit_guard import limiter, registry
 from django_ratelimit_guard.conf import guard_settings
@@ -20,11 +21,34 @@ from django_ratelimit_guard.responses import add_headers, record, rejection_resp
 GetResponse = Callable[[HttpRequest], Any]
 
 
+#: Per URL resolver, path -> the names its view carries. Resolving costs more than a decision's
+#: own Python work (docs/performance.md), and a path always reaches the same view of the same
+#: resolver; Django builds a new resolver when the URLconf changes, so entries never go stale.
+#: Paths come from clients: each cache is bounded, and emptied when full.
+_names_by_resolver: WeakKeyDictionary[URLResolver, dict[str, tuple[str, ...]]] = WeakKeyDictionary()
+NAMES_CACHE_SIZE = 4096
+
+
 def view_policy_names(request: HttpRequest) -> tuple[str, ...]:
     """The policies ``@rate_limit`` put on the view this request will reach (function views, and
     class-based views decorated on ``dispatch`` with ``method_decorator``)."""
+    resolver = get_resolver(getattr(request, "urlconf", None))
+    path = request.path_info
+    cache = _names_by_resolver.get(resolver)
+    if cache is None:
+        cache = _names_by_resolver.setdefault(resolver, {})
+    names = cache.get(path)
+    if names is None:
+        names = _resolve_names(resolver, path)
+        if len(cache) >= NAMES_CACHE_SIZE:
+            cache.clear()
+        cache[path] = names
+    return names
+
+
+def _resolve_names(resolver: URLResolver, path: str) -> tuple[str, ...]:
     try:
-        match = get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
+        match = resolver.resolve(path)
     except Resolver404:
         return ()
     func = match.func

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from django.http import HttpRequest, HttpResponse
@@ -23,15 +24,24 @@ def _seconds(value: float) -> int:
     return max(0, math.ceil(value))
 
 
+@functools.lru_cache(maxsize=1024)
+def _policy_item(policy: str, limit: int, window: int) -> str:
+    # The same few (policy, quota, window) triples make every response's RateLimit-Policy.
+    return f"{_sf_string(policy)};q={limit};w={window}"
+
+
 def rate_limit_headers(result: Result) -> dict[str, str]:
     """``RateLimit-Policy`` lists every enforcing policy; ``RateLimit`` reports the most
     restrictive. Shadow-mode (``block=False``) policies are not advertised to clients."""
-    blocking = [d for d in result.decisions if d.block]
-    if not blocking:
+    decisions = result.decisions
+    if all(d.block for d in decisions):
+        blocking, worst = decisions, result.decision
+    else:
+        blocking = tuple(d for d in decisions if d.block)
+        worst = Result(blocking).decision
+    if worst is None:
         return {}
-    worst = Result(blocking).decision
-    assert worst is not None
-    policy_field = ", ".join(f"{_sf_string(d.policy)};q={d.limit};w={d.window}" for d in blocking)
+    policy_field = ", ".join([_policy_item(d.policy, d.limit, d.window) for d in blocking])
     return {
         "RateLimit-Policy": policy_field,
         "RateLimit": f"{_sf_string(worst.policy)};r={worst.remaining};t={_seconds(worst.reset_after)}",

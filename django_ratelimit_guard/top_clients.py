@@ -104,9 +104,12 @@ class Tracker:
         self._script_client: Any = None
 
     def __call__(self, request: HttpRequest, result: Result) -> None:
-        over = [d for d in result.decisions if not d.allowed]
-        if not over:
+        for d in result.decisions:  # allowed requests return here, without building a list
+            if not d.allowed:
+                break
+        else:
             return
+        over = [d for d in result.decisions if not d.allowed]
         try:
             self._tally(request, over)
         except Exception:  # a key callable's surprise must never break the request

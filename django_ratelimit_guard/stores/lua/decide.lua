@@ -75,9 +75,15 @@ for i = 1, #KEYS do
       allowed = true
       remaining = limit - est - cost
       retry = 0
-      local ttl = rem
-      if alg == 'sw' then ttl = W + rem end
-      writes[#writes + 1] = {alg, key, w, cur + cost, prev, ttl}
+      if w0 == w then
+        -- Same window: only the count changes. The expiry set when this window was first
+        -- written is already right, (w + 2) * W for sw and (w + 1) * W for fw, so no PEXPIRE.
+        writes[#writes + 1] = {'c', key, cur + cost}
+      else
+        local ttl = rem
+        if alg == 'sw' then ttl = W + rem end
+        writes[#writes + 1] = {alg, key, w, cur + cost, prev, ttl}
+      end
     else
       allowed = false
       remaining = math.max(0, limit - est)
@@ -101,7 +107,9 @@ end
 
 if counting and not rejected then
   for _, wr in ipairs(writes) do
-    if wr[1] == 'tb' then
+    if wr[1] == 'c' then
+      redis.call('HSET', wr[2], 'c', wr[3])
+    elseif wr[1] == 'tb' then
       redis.call('SET', wr[2], wr[3], 'PX', wr[4])
     elseif wr[1] == 'sw' then
       redis.call('HSET', wr[2], 'w', wr[3], 'c', wr[4], 'p', wr[5])

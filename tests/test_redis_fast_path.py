@@ -1,0 +1,184 @@
+"""The Redis store's lean EVALSHA path and the script's same-window write (real redis-server)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from django_ratelimit_guard.algorithms import Algorithm, Hit
+from django_ratelimit_guard.exceptions import StoreUnavailable
+from django_ratelimit_guard.stores.direct import ThreadConnections, direct_pool, evalsha_for
+from django_ratelimit_guard.stores.redis import RedisStore
+from tests.redis_servers import RedisServer
+
+W = 60_000
+
+
+def sliding(key: str, limit: int = 100) -> Hit:
+    return Hit(key, Algorithm.SLIDING_WINDOW, limit, W, 1, True)
+
+
+def fixed(key: str, limit: int = 100) -> Hit:
+    return Hit(key, Algorithm.FIXED_WINDOW, limit, W, 1, True)
+
+
+def server_ms(client: redis.Redis) -> int:
+    seconds, micros = client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def test_a_plain_client_over_a_plain_pool_takes_the_direct_path(redis_server):
+    client = redis_server.client()
+    assert direct_pool(client) is client.connection_pool
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        redis.Redis(single_connection_client=True),  # a dedicated connection with its own lock
+        type("Custom", (redis.Redis,), {})(),  # a subclass may override evalsha
+        redis.Redis(connection_pool=type("Pool", (redis.ConnectionPool,), {})()),
+    ],
+    ids=["single-connection", "subclass", "custom-pool"],
+)
+def test_other_clients_keep_their_own_evalsha(client):
+    assert direct_pool(client) is None
+
+
+def test_the_direct_path_decides_like_the_client_path(redis_server):
+    redis_server.flush()
+    direct = RedisStore("direct", client=redis_server.client())
+    through_client = RedisStore("client", client=redis_server.client())
+    through_client._evalsha = lambda args: through_client.client.evalsha(*args)
+    hits = [sliding("rlg:{a}:p:sw", limit=3)]
+    stores = (direct, through_client, direct, through_client)
+    verdicts = [store.hit_many(hits)[0] for store in stores]
+    assert [v.allowed for v in verdicts] == [True, True, True, False]
+    assert [v.remaining for v in verdicts[:3]] == [2, 1, 0]
+
+
+def test_the_direct_path_reloads_the_script_after_a_script_flush(redis_server):
+    redis_server.flush()
+    store = RedisStore("reload", client=redis_server.client())
+    store.hit_many([sliding("rlg:{b}:p:sw")])
+    redis_server.client().script_flush()
+    (verdict,) = store.hit_many([sliding("rlg:{b}:p:sw")])
+    assert verdict.allowed
+    assert verdict.remaining == 98
+
+
+def test_a_frozen_redis_costs_one_socket_timeout_not_a_retry_loop(redis_server):
+    redis_server.flush()
+    # redis-py 6+ retries timeouts by default; the direct path must wait once, then report.
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=0.2)
+    store = RedisStore("frozen", client=client)
+    store.hit_many([sliding("rlg:{c}:p:sw")])
+    redis_server.freeze()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable) as caught:
+            store.hit_many([sliding("rlg:{c}:p:sw")])
+        waited = time.monotonic() - started
+    finally:
+        redis_server.thaw()
+    assert caught.value.reason == "timeout"
+    assert 0.2 <= waited < 0.35
+    # The timed-out connection was dropped, not returned dirty: the next call answers correctly.
+    (verdict,) = store.hit_many([sliding("rlg:{c}:p:sw")])
+    assert verdict.allowed
+
+
+def test_a_new_connection_to_a_frozen_redis_costs_one_socket_timeout(redis_server):
+    # The kernel completes the TCP handshake of a stopped process; redis-py's own handshake then
+    # times out. That must be reported after one timeout, not retried.
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=0.2)
+    store = RedisStore("frozen-new", client=client)
+    redis_server.freeze()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.hit_many([sliding("rlg:{h}:p:sw")])
+        waited = time.monotonic() - started
+    finally:
+        redis_server.thaw()
+    assert waited < 0.35
+
+
+def test_a_stale_pooled_connection_is_replaced_after_a_restart():
+    server = RedisServer().start()
+    try:
+        store = RedisStore("restart", client=server.client())
+        store.hit_many([sliding("rlg:{d}:p:sw")])
+        server.restart()
+        (verdict,) = store.hit_many([sliding("rlg:{d}:p:sw")])
+        assert verdict.allowed  # a fresh Redis, no failure
+        assert verdict.remaining == 99
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(("make_hit", "windows"), [(sliding, 2), (fixed, 1)])
+def test_a_same_window_hit_keeps_the_expiry_at_the_end_of_the_window(
+    redis_server, make_hit, windows
+):
+    redis_server.flush()
+    client = redis_server.client()
+    store = RedisStore("expiry", client=client)
+    key = f"rlg:{{e}}:p:{make_hit('k').algorithm.code}"
+    store.hit_many([make_hit(key)])
+    store.hit_many([make_hit(key)])  # same window (unless the test straddles a boundary)
+    now = server_ms(client)
+    pttl = client.pttl(key)
+    # The state must live until the window that still reads it has ended, and no longer.
+    end = (now // W + windows) * W
+    assert end - now - 50 <= pttl <= end - now + 5
+    assert client.hget(key, "c") == b"2"
+
+
+def test_a_plain_pool_gets_one_connection_per_thread_and_a_blocking_pool_is_checked_out(
+    redis_server,
+):
+    import threading
+
+    plain = evalsha_for(redis_server.client())
+    assert isinstance(plain, ThreadConnections)
+    mine = plain.connection()
+    assert plain.connection() is mine
+    other: list[object] = []
+    thread = threading.Thread(target=lambda: other.append(plain.connection()))
+    thread.start()
+    thread.join()
+    assert other[0] is not mine
+    blocking = redis.Redis(
+        connection_pool=redis.BlockingConnectionPool(host="127.0.0.1", port=redis_server.port)
+    )
+    assert not isinstance(evalsha_for(blocking), ThreadConnections)
+    redis_server.flush()
+    (verdict,) = RedisStore("blocking", client=blocking).hit_many([sliding("rlg:{f}:p:sw")])
+    assert verdict.allowed
+    assert verdict.remaining == 99
+
+
+def test_a_forked_child_never_uses_the_parents_connection(redis_server, monkeypatch):
+    from django_ratelimit_guard.stores import direct
+
+    connections = ThreadConnections(redis_server.client().connection_pool)
+    parent = connections.connection()
+    monkeypatch.setattr(direct, "_fork_generation", direct._fork_generation + 1)  # as after fork
+    assert connections.connection() is not parent
+
+
+def test_a_connection_the_server_closed_is_replaced_before_use(redis_server):
+    redis_server.flush()
+    store = RedisStore("killed", client=redis_server.client())
+    store.hit_many([sliding("rlg:{g}:p:sw")])
+    conn = store._evalsha.connection()  # type: ignore[union-attr]
+    conn.send_command("CLIENT", "ID")
+    client_id = conn.read_response()
+    redis_server.client().client_kill_filter(_id=client_id)
+    time.sleep(0.05)  # let the close reach our socket
+    (verdict,) = store.hit_many([sliding("rlg:{g}:p:sw")])
+    assert verdict.allowed
+    assert verdict.remaining == 98
