@@ -74,7 +74,8 @@ def _fallback_rate(policy: Policy, rate: Rate, workers: int) -> Rate:
 @functools.lru_cache(maxsize=8192)
 def _static_hit(policy: Policy, key_value: str, prefix: str, secret: bytes, workers: int) -> guard.PlannedHit:
     rate = policy.rate
-    assert isinstance(rate, Rate) and isinstance(policy.cost, int)
+    assert isinstance(rate, Rate)
+    assert isinstance(policy.cost, int)
     key = _storage_key(prefix, secret, policy.name, policy.algorithm.code, key_value)
     hit = Hit(key, policy.algorithm, rate.limit, rate.window * 1000, policy.cost, policy.block)
     return guard.PlannedHit(hit, policy, rate, policy.fallback_limit(rate, workers))
