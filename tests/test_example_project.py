@@ -17,8 +17,8 @@ from django.test import Client
 from django.test.utils import setup_test_environment
 setup_test_environment()
 client = Client()
-codes = [client.get("/api/items/").status_code for _ in range(12)]
-print("api", codes.count(200), codes.count(429))
+codes = [client.get("/api/items/").status_code for _ in range(30)]
+print("api", codes[:10].count(200), codes.count(200), codes.count(429))
 print("login", [client.post("/login/", {"username": "x", "password": "y"}).status_code for _ in range(6)])
 print("report", [client.get("/report/").status_code for _ in range(4)])
 """
@@ -37,7 +37,13 @@ def run_example(tmp_path: Path, extra_env: dict[str, str]) -> str:
 
 def test_example_project_limits_on_the_embedded_default(tmp_path):
     out = run_example(tmp_path, {})
-    assert "api 10 2" in out  # the 10/s token bucket admits a burst of 10
+    # The 10/s token bucket admits the first 10 of a burst, then refills one token per 100 ms:
+    # however slow this machine is, 30 back-to-back requests cannot all pass.
+    api = next(line for line in out.splitlines() if line.startswith("api "))
+    first_ten, admitted, rejected = map(int, api.split()[1:])
+    assert first_ten == 10
+    assert rejected >= 1
+    assert admitted + rejected == 30
     assert "login [200, 200, 200, 200, 200, 429]" in out
     assert "report [200, 200, 200, 429]" in out
 
