@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from django.db import connections
 from django.test import Client
 
 from django_ratelimit_guard.breaker import BreakerState, add_global_listener, get_breaker
@@ -122,18 +123,23 @@ def run_load(seconds: float, prefix: str = "10.0.0", max_requests: int = 300) ->
 
     def worker(n: int) -> None:
         client, addr = Client(), f"{prefix}.{n + 1}"
-        for i in range(max_requests):
-            if time.monotonic() >= deadline:
-                break
-            try:
-                outcome = request(client, paths[i % 3], addr)
-            except BaseException as exc:
+        try:
+            for i in range(max_requests):
+                if time.monotonic() >= deadline:
+                    break
+                try:
+                    outcome = request(client, paths[i % 3], addr)
+                except BaseException as exc:
+                    with lock:
+                        load.errors.append(exc)
+                    continue
                 with lock:
-                    load.errors.append(exc)
-                continue
-            with lock:
-                load.outcomes.append(outcome)
-            time.sleep(0.005)
+                    load.outcomes.append(outcome)
+                time.sleep(0.005)
+        finally:
+            # Breaker events are written to the database when a request finishes: close this
+            # thread's connection, as a server's request threads do.
+            connections.close_all()
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
     for thread in threads:
