@@ -92,7 +92,11 @@ def client_ip(request: HttpRequest, config: ClientIPSettings) -> str:
     meta = request.META
     remote = meta.get("REMOTE_ADDR")
     forwarded = meta.get(config.header) if config.trusted_proxies else None
-    bucket = _bucket(str(remote or ""), str(forwarded or ""), config)
+    remote_text, forwarded_text = str(remote or ""), str(forwarded or "")
+    if len(remote_text) + len(forwarded_text) > CACHED_HEADER_LENGTH:
+        bucket = _compute_bucket(remote_text, forwarded_text, config)  # never pinned in the cache
+    else:
+        bucket = _bucket(remote_text, forwarded_text, config)
     if bucket == UNKNOWN_IP:
         logger.warning(
             "Request with an empty or unparseable REMOTE_ADDR; counted in the %r bucket.",
@@ -102,10 +106,12 @@ def client_ip(request: HttpRequest, config: ClientIPSettings) -> str:
     return bucket
 
 
-@functools.lru_cache(maxsize=4096)
-def _bucket(remote: str, forwarded: str, config: ClientIPSettings) -> str:
-    # Pure in its arguments, so cached: parsing addresses is the costliest step of a decision
-    # and the same few thousand clients account for most requests.
+#: A forwarded-for chain longer than this is parsed every time instead of cached, so a flood of
+#: huge distinct headers cannot pin megabytes of them in memory.
+CACHED_HEADER_LENGTH = 512
+
+
+def _compute_bucket(remote: str, forwarded: str, config: ClientIPSettings) -> str:
     address = _walk(remote, forwarded, config)
     if address is None:
         return UNKNOWN_IP
@@ -113,6 +119,11 @@ def _bucket(remote: str, forwarded: str, config: ClientIPSettings) -> str:
     if prefix == address.max_prefixlen:
         return str(address)
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+# Pure in its arguments, so cached: parsing addresses is the costliest step of a decision and the
+# same few thousand clients account for most requests.
+_bucket = functools.lru_cache(maxsize=4096)(_compute_bucket)
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,22 @@ def storage_key(config: GuardSettings, policy: Policy, key_value: str) -> str:
     return _storage_key(config.key_prefix, config.key_secret, policy.name, policy.algorithm.code, key_value)
 
 
-@functools.lru_cache(maxsize=8192)
+#: Longer key values (a client-chosen header, say) bypass the caches below, so that a flood of
+#: huge distinct values cannot pin megabytes of them in memory.
+CACHED_KEY_VALUE_LENGTH = 256
+
+
 def _storage_key(prefix: str, secret: bytes, name: str, code: str, key_value: str) -> str:
+    if len(key_value) > CACHED_KEY_VALUE_LENGTH:
+        return _make_storage_key(prefix, secret, name, code, key_value)
+    return _cached_storage_key(prefix, secret, name, code, key_value)
+
+
+def _make_storage_key(prefix: str, secret: bytes, name: str, code: str, key_value: str) -> str:
     return f"{prefix}:{{{hash_key_value(key_value, secret)}}}:{name}:{code}"
+
+
+_cached_storage_key = functools.lru_cache(maxsize=8192)(_make_storage_key)
 
 
 def _rate(policy: Policy, request: HttpRequest) -> Rate | None:
@@ -106,7 +119,7 @@ def plan(request: HttpRequest, policies: Iterable[Policy], config: GuardSettings
         key_value = policy.key.func(request)
         if key_value is None:
             continue
-        if type(policy.cost) is int and rate is policy.rate:
+        if type(policy.cost) is int and rate is policy.rate and len(str(key_value)) <= CACHED_KEY_VALUE_LENGTH:
             # A fixed rate and cost: the planned hit depends on nothing else, so the same few
             # thousand clients reuse theirs instead of building key, Hit and PlannedHit anew.
             planned.append(_static_hit(policy, str(key_value), config.key_prefix, config.key_secret, workers))

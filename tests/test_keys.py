@@ -106,3 +106,14 @@ def test_hashed_key_values_are_fixed_length_hex_and_distinct(a, b):
 
 def test_hashing_is_keyed_so_redis_holds_no_guessable_digest():
     assert hash_key_value("1.2.3.4", b"a" * 32) != hash_key_value("1.2.3.4", b"b" * 32)
+
+
+def test_huge_forwarded_headers_are_not_pinned_in_the_address_cache():
+    from django_ratelimit_guard import keys
+
+    keys._bucket.cache_clear()
+    chain = ", ".join(f"198.51.100.{i % 250}" for i in range(200)) + ", 203.0.113.7"
+    assert ip_of("10.0.0.1", chain) == "203.0.113.7"
+    assert keys._bucket.cache_info().currsize == 0
+    assert ip_of("10.0.0.1", "203.0.113.7") == "203.0.113.7"
+    assert keys._bucket.cache_info().currsize == 1
