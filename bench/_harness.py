@@ -42,7 +42,8 @@ def configure_django(
                 "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
             },
         },
-        RATELIMIT_GUARD={"CACHE_ALIAS": "ratelimit", "POLICIES": policies},
+        # No database here: the fleet control channel (which reads commands from it) stays off.
+        RATELIMIT_GUARD={"CACHE_ALIAS": "ratelimit", "POLICIES": policies, "CONTROL": {"POLL_SECONDS": 0}},
     )
     django.setup()
 
