@@ -38,6 +38,7 @@ from django_ratelimit_guard.stores.redis import (
     DECIDE_LUA,
     DECIDE_SHA,
     RedisStore,
+    SyncClientStore,
     parse_reply,
     script_args,
 )
@@ -93,7 +94,7 @@ def _pool() -> ThreadPoolExecutor:
     return _executor
 
 
-class ClusterStore:
+class ClusterStore(SyncClientStore):
     """Counts in the Redis Cluster behind a cache alias using ``ClusterClient``."""
 
     def __init__(self, alias: str, client: Any = None) -> None:
@@ -166,23 +167,6 @@ class ClusterStore:
             for i, verdict in outcome.verdicts.items():
                 out[i] = verdict
         return [v for v in out if v is not None]
-
-    async def ahit_many(
-        self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
-    ) -> list[Verdict]:
-        from asgiref.sync import sync_to_async
-
-        return await sync_to_async(self.hit_many, thread_sensitive=False)(
-            hits, count=count, now_ms=now_ms
-        )
-
-    def reset(self, keys: Sequence[str]) -> None:
-        if not keys:
-            return
-        try:
-            self.client.delete(*keys)  # RedisCluster splits the keys per slot
-        except (rexc.RedisError, OSError) as exc:
-            raise self.error(exc) from exc
 
     def error(self, exc: BaseException, scope: str | None = None) -> StoreError:
         """The same classification as the single-Redis store, named after the shard's scope."""

@@ -80,7 +80,39 @@ def parse_reply(reply: Sequence[int], n: int) -> list[Verdict]:
     ]
 
 
-class RedisStore:
+class SyncClientStore:
+    """What the stores built on a sync redis-py client share: the async twin of ``hit_many`` in a
+    worker thread, and ``reset`` as one DEL (a ``RedisCluster`` splits the keys per slot)."""
+
+    @property
+    def client(self) -> Any:
+        raise NotImplementedError
+
+    def hit_many(
+        self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
+    ) -> list[Verdict]:
+        raise NotImplementedError
+
+    def error(self, exc: BaseException) -> StoreError:
+        raise NotImplementedError
+
+    async def ahit_many(
+        self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
+    ) -> list[Verdict]:
+        return await sync_to_async(self.hit_many, thread_sensitive=False)(
+            hits, count=count, now_ms=now_ms
+        )
+
+    def reset(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        try:
+            self.client.delete(*keys)
+        except (rexc.RedisError, OSError) as exc:
+            raise self.error(exc) from exc
+
+
+class RedisStore(SyncClientStore):
     """Counts in the Redis behind a django-redis cache alias."""
 
     def __init__(self, alias: str, client: Any = None) -> None:
@@ -124,21 +156,6 @@ class RedisStore:
         finally:
             metrics.observe_store_latency("redis", time.perf_counter() - started)
         return parse_reply(reply, n)
-
-    async def ahit_many(
-        self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
-    ) -> list[Verdict]:
-        return await sync_to_async(self.hit_many, thread_sensitive=False)(
-            hits, count=count, now_ms=now_ms
-        )
-
-    def reset(self, keys: Sequence[str]) -> None:
-        if not keys:
-            return
-        try:
-            self.client.delete(*keys)
-        except (rexc.RedisError, OSError) as exc:
-            raise self.error(exc) from exc
 
     def error(self, exc: BaseException) -> StoreError:
         kind = classify(exc)
