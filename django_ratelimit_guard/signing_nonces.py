@@ -107,39 +107,37 @@ def _redis_claim(key: str, ttl: int) -> bool:
 
 def _claim_in_redis(config: GuardSettings, key: str, ttl: int) -> bool | None:
     """Claim through the cache alias's circuit breaker, as rate-limit calls go: None when the
-    breaker is open or the call failed (then the fail mode decides)."""
+    breaker is open or the call failed (then the fail mode decides). The breaker bookkeeping and
+    the merge before a half-open probe are guard's own, shared with the rate-limit path."""
     from django_ratelimit_guard import guard
     from django_ratelimit_guard.breaker import get_breaker
-    from django_ratelimit_guard.reconcile import reconcile
-    from django_ratelimit_guard.stores.memory import fallback_store
-    from django_ratelimit_guard.stores.redis import OUTAGE_KINDS, classify
+    from django_ratelimit_guard.exceptions import StoreError
+    from django_ratelimit_guard.stores.redis import RedisStore
 
+    store = guard.redis_store()
     breaker = get_breaker(config.cache_alias)
     call = breaker.acquire()
     if call is None:
         return None
     try:
-        if call.probe and config.fallback.reconcile:
-            # As for rate-limit probes (guard._call_redis): the counts kept in memory during the
-            # outage reach Redis before this probe may close the breaker — no fresh budget.
-            reconcile(guard.redis_store().client, fallback_store())
+        # Under Redis Cluster the per-shard rate-limit probes merge node by node (shards.py).
+        if isinstance(store, RedisStore) and guard._reconcile_first(breaker, call):
+            guard._merge_before_probe(store)
         started = time.monotonic()
         fresh = _redis_claim(key, ttl)
+    except StoreError as exc:
+        error = exc
     except Exception as exc:  # any store failure at all goes to the fail mode
-        kind = classify(exc)
-        if kind in OUTAGE_KINDS:
-            call.failure(kind)
-        else:  # pool exhausted, a refused command: says nothing about Redis's health
-            call.release()
-            breaker.count_error(kind)
-        guard._notify_error(config.cache_alias, kind)
-        logger.warning(
-            "Nonce store (Redis %r) failed (%s); SIGNING FAIL_MODE is %r.",
-            config.cache_alias, kind, config.signing.fail_mode,
-        )
-        return None
-    call.success(time.monotonic() - started)
-    return fresh
+        error = store.error(exc)
+    else:
+        call.success(time.monotonic() - started)
+        return fresh
+    guard._store_failed(config.cache_alias, breaker, call, error)
+    logger.warning(
+        "Nonce store (Redis %r) failed (%s); SIGNING FAIL_MODE is %r.",
+        config.cache_alias, getattr(error, "reason", "other"), config.signing.fail_mode,
+    )
+    return None
 
 
 def claim(key_id: str, nonce: str) -> Claim:

@@ -164,7 +164,7 @@ def test_a_nonce_claim_closing_the_breaker_reconciles_memory_counts_first(
 
     monkeypatch.setattr(breaker, "acquire", probe_acquire)
     monkeypatch.setattr(
-        "django_ratelimit_guard.reconcile.reconcile",
+        "django_ratelimit_guard.guard.reconcile",  # the merge guard runs before a probe
         lambda client, store: reconciled.append(client),
     )
     assert send(Client(), **signed_headers(nonce="closing-the-breaker1")).status_code == 200
