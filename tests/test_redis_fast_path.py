@@ -6,6 +6,8 @@ import time
 
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from django_ratelimit_guard.algorithms import Algorithm, Hit
 from django_ratelimit_guard.exceptions import StoreUnavailable
@@ -181,4 +183,55 @@ def test_a_connection_the_server_closed_is_replaced_before_use(redis_server):
     time.sleep(0.05)  # let the close reach our socket
     (verdict,) = store.hit_many([sliding("rlg:{g}:p:sw")])
     assert verdict.allowed
+    assert verdict.remaining == 98
+
+
+# -- the pre-packed command (stores/packing.py) ------------------------------------------------
+
+_key_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=80)
+_hits = st.builds(
+    Hit,
+    key=_key_text,
+    algorithm=st.sampled_from(list(Algorithm)),
+    limit=st.integers(1, 10**12),
+    window_ms=st.integers(1, 10**12),
+    cost=st.integers(1, 10**6),
+    block=st.booleans(),
+)
+
+
+@given(
+    hits=st.lists(_hits, min_size=1, max_size=5),
+    count=st.booleans(),
+    now_ms=st.none() | st.integers(0, 2**53),
+)
+def test_a_packed_command_is_byte_for_byte_what_redis_py_would_send(hits, count, now_ms):
+    from django_ratelimit_guard.stores.packing import pack_decide
+    from django_ratelimit_guard.stores.redis import DECIDE_SHA, script_args
+
+    args = [DECIDE_SHA, len(hits), *script_args(hits, count, now_ms)]
+    expected = b"".join(redis.Connection().pack_command("EVALSHA", *args))
+    assert pack_decide(DECIDE_SHA, hits, count, now_ms) == expected
+
+
+def test_a_connection_with_another_encoding_gets_plain_arguments(redis_server):
+    latin = redis.Redis(host="127.0.0.1", port=redis_server.port, encoding="latin-1")
+    assert ThreadConnections(latin.connection_pool).packed is None
+    assert ThreadConnections(redis_server.client().connection_pool).packed is not None
+    redis_server.flush()
+    (verdict,) = RedisStore("latin", client=latin).hit_many([sliding("rlg:{é}:p:sw")])
+    assert verdict.allowed
+    assert latin.exists("rlg:{é}:p:sw")
+
+
+def test_a_stray_reply_is_discarded_before_the_next_command(redis_server):
+    # A call interrupted between sending and reading would leave its reply on the socket; the
+    # next decision must not read it as its own.
+    redis_server.flush()
+    store = RedisStore("stray", client=redis_server.client())
+    store.hit_many([sliding("rlg:{s}:p:sw")])
+    conn = store._evalsha.connection()  # type: ignore[union-attr]
+    conn.send_command("PING")  # never read
+    time.sleep(0.05)
+    (verdict,) = store.hit_many([sliding("rlg:{s}:p:sw")])
     assert verdict.remaining == 98

@@ -19,6 +19,7 @@ from django_ratelimit_guard import metrics
 from django_ratelimit_guard.algorithms import Hit, Verdict
 from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.stores.direct import Evalsha, evalsha_for
+from django_ratelimit_guard.stores.packing import pack_decide
 
 DECIDE_LUA = resources.files("django_ratelimit_guard.stores").joinpath("lua/decide.lua").read_text()
 DECIDE_SHA = hashlib.sha1(DECIDE_LUA.encode(), usedforsecurity=False).hexdigest()
@@ -72,11 +73,12 @@ def script_args(hits: Sequence[Hit], count: bool, now_ms: int | None) -> list[An
 
 
 def parse_reply(reply: Sequence[int], n: int) -> list[Verdict]:
+    """The script answers ``remaining, reset_ms, retry_ms`` per hit; allowed iff retry_ms is 0."""
     if n == 1:  # the common case, without the comprehension's frame
-        return [Verdict(reply[0] == 1, reply[1], reply[2], reply[3])]
+        return [Verdict(reply[2] == 0, reply[0], reply[1], reply[2])]
     return [
-        Verdict(reply[i] == 1, reply[i + 1], reply[i + 2], reply[i + 3])
-        for i in range(0, 4 * n, 4)
+        Verdict(reply[i + 2] == 0, reply[i], reply[i + 1], reply[i + 2])
+        for i in range(0, 3 * n, 3)
     ]
 
 
@@ -141,16 +143,23 @@ class RedisStore(SyncClientStore):
         n = len(hits)
         if not n:
             return []
-        args = script_args(hits, count, now_ms)
-        args[:0] = (DECIDE_SHA, n)
+        run = self._evalsha
+        if run is None:
+            run = self._evalsha = evalsha_for(self.client)
+        send = getattr(run, "packed", None)
+        if send is None:  # any client but the lean path's own connection: plain arguments
+            payload: Any = [DECIDE_SHA, n, *script_args(hits, count, now_ms)]
+            send = run
+        else:
+            payload = pack_decide(DECIDE_SHA, hits, count, now_ms)
         started = time.perf_counter()
         try:
             try:
-                reply = self.evalsha(args)
+                reply = send(payload)
             except rexc.NoScriptError:
                 # Redis restarted (or SCRIPT FLUSH): load the script again. Not an outage.
                 self.client.script_load(DECIDE_LUA)
-                reply = self.evalsha(args)
+                reply = send(payload)
         except (rexc.RedisError, OSError) as exc:
             raise self.error(exc) from exc  # counted by guard.error_listeners
         finally:

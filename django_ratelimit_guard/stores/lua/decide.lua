@@ -5,121 +5,130 @@
 -- ARGV[2]   "1" to count the hits, "0" to peek without counting
 -- ARGV[3 + 5(i-1) ...]  per hit: algorithm ("fw" | "sw" | "tb"), limit, window_ms, cost, block ("1" | "0")
 --
--- Returns, per hit, {allowed (1/0), remaining, reset_ms, retry_ms}, flattened, then now_ms.
+-- Returns, per hit, {remaining, reset_ms, retry_ms}, flattened; a hit is allowed when its
+-- retry_ms is 0 (a rejected hit's is at least 1).
 -- A request is all-or-nothing: if any blocking hit is rejected, nothing is counted.
 -- The arithmetic is mirrored operation for operation in algorithms.py (IEEE doubles in both),
 -- and a differential test proves that the two decide every sequence alike.
+-- This runs on every request: no nested tables, no per-hit closures, one pass when there is
+-- one hit (its write cannot be undone by another hit's rejection).
+
+local call, tonumber, floor, ceil, max = redis.call, tonumber, math.floor, math.ceil, math.max
 
 local now
 if ARGV[1] ~= '' then
   now = tonumber(ARGV[1])
 else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local t = call('TIME')
+  now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
 end
+local n = #KEYS
 local counting = ARGV[2] == '1'
+local direct = counting and n == 1  -- write at once: nothing else can reject this request
+
+-- Pending writes, flat: kind, key, a, b, c, d per write (kind: 'c' count only, 'tb', 'sw', 'fw').
+local writes = {}
+local nw = 0
+local function write(kind, key, a, b, c, d)
+  if kind == 'c' then
+    call('HSET', key, 'c', a)
+  elseif kind == 'tb' then
+    call('SET', key, a, 'PX', b)
+  elseif kind == 'sw' then
+    call('HSET', key, 'w', a, 'c', b, 'p', c)
+    call('PEXPIRE', key, d)
+  else
+    call('HSET', key, 'w', a, 'c', b)
+    call('PEXPIRE', key, d)
+  end
+end
+local function later(kind, key, a, b, c, d)
+  writes[nw + 1], writes[nw + 2], writes[nw + 3] = kind, key, a
+  writes[nw + 4], writes[nw + 5], writes[nw + 6] = b, c, d
+  nw = nw + 6
+end
+local record = direct and write or later
 
 local out = {}
-local writes = {}
 local rejected = false
 
-for i = 1, #KEYS do
-  local base = 2 + (i - 1) * 5
-  local alg = ARGV[base + 1]
-  local limit = tonumber(ARGV[base + 2])
-  local W = tonumber(ARGV[base + 3])
-  local cost = tonumber(ARGV[base + 4])
-  local block = ARGV[base + 5] == '1'
+for i = 1, n do
+  local base = 3 + (i - 1) * 5
+  local alg = ARGV[base]
+  local limit = tonumber(ARGV[base + 1])
+  local W = tonumber(ARGV[base + 2])
+  local cost = tonumber(ARGV[base + 3])
   local key = KEYS[i]
-  local allowed, remaining, reset, retry
+  local remaining, reset, retry
 
   if alg == 'tb' then
     local T = W / limit
-    local tat = tonumber(redis.call('GET', key) or '') or now
+    local tat = tonumber(call('GET', key) or '') or now
     if tat < now then tat = now end
     local new_tat = tat + T * cost
     local room = W + T * 0.5 - (new_tat - now)
     if room >= 0 then
-      allowed = true
-      remaining = math.floor(room / T)
-      reset = math.ceil(new_tat - now)
+      remaining = floor(room / T)
+      reset = ceil(new_tat - now)
       retry = 0
-      writes[#writes + 1] = {'tb', key, string.format('%.17g', new_tat), math.max(1, reset)}
+      if counting then record('tb', key, string.format('%.17g', new_tat), max(1, reset)) end
     else
-      allowed = false
-      remaining = math.max(0, math.floor((W + T * 0.5 - (tat - now)) / T))
-      reset = math.ceil(tat - now)
-      retry = math.max(1, math.ceil(new_tat - now - W - T * 0.5))
+      remaining = max(0, floor((W + T * 0.5 - (tat - now)) / T))
+      reset = ceil(tat - now)
+      retry = max(1, ceil(new_tat - now - W - T * 0.5))
     end
   else
-    local w = math.floor(now / W)
-    local elapsed = now - w * W
-    local rem = W - elapsed
-    local stored = redis.call('HMGET', key, 'w', 'c', 'p')
+    local w = floor(now / W)
+    local rem = W - (now - w * W)
+    local sw = alg == 'sw'
+    local stored
+    if sw then stored = call('HMGET', key, 'w', 'c', 'p') else stored = call('HMGET', key, 'w', 'c') end
     local w0 = tonumber(stored[1])
     local cur, prev = 0, 0
     if w0 == w then
       cur = tonumber(stored[2]) or 0
-      prev = tonumber(stored[3]) or 0
-    elseif w0 == w - 1 then
+      if sw then prev = tonumber(stored[3]) or 0 end
+    elseif sw and w0 == w - 1 then
       prev = tonumber(stored[2]) or 0
     end
     local est = cur
-    if alg == 'sw' then
-      est = math.ceil(prev * rem / W) + cur
-    else
-      prev = 0
-    end
+    if sw then est = ceil(prev * rem / W) + cur end
     reset = rem
     if est + cost <= limit then
-      allowed = true
       remaining = limit - est - cost
       retry = 0
-      if w0 == w then
-        -- Same window: only the count changes. The expiry set when this window was first
-        -- written is already right, (w + 2) * W for sw and (w + 1) * W for fw, so no PEXPIRE.
-        writes[#writes + 1] = {'c', key, cur + cost}
-      else
-        local ttl = rem
-        if alg == 'sw' then ttl = W + rem end
-        writes[#writes + 1] = {alg, key, w, cur + cost, prev, ttl}
+      if counting then
+        if w0 == w then
+          -- Same window: only the count changes. The expiry set when this window was first
+          -- written is already right, (w + 2) * W for sw and (w + 1) * W for fw: no PEXPIRE.
+          record('c', key, cur + cost)
+        elseif sw then
+          record('sw', key, w, cur + cost, prev, W + rem)
+        else
+          record('fw', key, w, cur + cost, 0, rem)
+        end
       end
     else
-      allowed = false
-      remaining = math.max(0, limit - est)
+      remaining = max(0, limit - est)
       if cur + cost <= limit then
-        retry = math.ceil(rem - (limit - cur - cost) * W / prev)
-      elseif alg == 'sw' and cost <= limit then
-        retry = rem + math.max(0, math.ceil(W - (limit - cost) * W / (cur)))
+        retry = ceil(rem - (limit - cur - cost) * W / prev)
+      elseif sw and cost <= limit then
+        retry = rem + max(0, ceil(W - (limit - cost) * W / cur))
       else
         retry = rem
       end
-      retry = math.max(1, retry)
+      retry = max(1, retry)
     end
   end
 
-  if block and not allowed then rejected = true end
-  out[#out + 1] = allowed and 1 or 0
-  out[#out + 1] = remaining
-  out[#out + 1] = reset
-  out[#out + 1] = retry
+  if retry ~= 0 and ARGV[base + 4] == '1' then rejected = true end
+  out[3 * i - 2], out[3 * i - 1], out[3 * i] = remaining, reset, retry
 end
 
-if counting and not rejected then
-  for _, wr in ipairs(writes) do
-    if wr[1] == 'c' then
-      redis.call('HSET', wr[2], 'c', wr[3])
-    elseif wr[1] == 'tb' then
-      redis.call('SET', wr[2], wr[3], 'PX', wr[4])
-    elseif wr[1] == 'sw' then
-      redis.call('HSET', wr[2], 'w', wr[3], 'c', wr[4], 'p', wr[5])
-      redis.call('PEXPIRE', wr[2], wr[6])
-    else
-      redis.call('HSET', wr[2], 'w', wr[3], 'c', wr[4])
-      redis.call('PEXPIRE', wr[2], wr[6])
-    end
+if not rejected then
+  for j = 1, nw, 6 do
+    write(writes[j], writes[j + 1], writes[j + 2], writes[j + 3], writes[j + 4], writes[j + 5])
   end
 end
 
-out[#out + 1] = now
 return out
