@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 from django_ratelimit_guard import limiter, registry
+from django_ratelimit_guard.conf import on_reload
 from django_ratelimit_guard.decisions import Result
 from django_ratelimit_guard.policies import Policy
 
 
-def _policies(names: tuple[str | Policy, ...]) -> list[Policy]:
+def _policies(names: tuple[str | Policy, ...]) -> tuple[Policy, ...]:
+    try:
+        return _resolved(names)
+    except TypeError:  # an unhashable argument: let _resolve name the problem
+        return _resolve(names)
+
+
+def _resolve(names: tuple[str | Policy, ...]) -> tuple[Policy, ...]:
     if not names:
         raise TypeError("check() needs at least one policy name, e.g. check(request, 'login').")
     policies = []
@@ -18,13 +28,20 @@ def _policies(names: tuple[str | Policy, ...]) -> list[Policy]:
         if isinstance(name, Policy):
             policies.append(name)
             continue
+        if not isinstance(name, str):
+            raise TypeError(f"Policies are named by str (or given as Policy objects), not {type(name).__name__}: {name!r}.")
         try:
             policies.append(registry.get_policy(name))
         except KeyError:
             raise ImproperlyConfigured(
                 f"Unknown rate-limit policy {name!r}: add it to RATELIMIT_GUARD['POLICIES']."
             ) from None
-    return policies
+    return tuple(policies)
+
+
+# The same few name tuples come back on every request; errors are not cached.
+_resolved = functools.lru_cache(maxsize=256)(_resolve)
+on_reload(_resolved.cache_clear)
 
 
 def check(request: HttpRequest, *policies: str | Policy) -> Result:

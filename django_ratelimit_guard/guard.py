@@ -34,6 +34,7 @@ from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.policies import FailMode, Policy
 from django_ratelimit_guard.rates import Rate
 from django_ratelimit_guard.reconcile import reconcile
+from django_ratelimit_guard.stores import packing
 from django_ratelimit_guard.stores.aredis import async_store, forget_async_stores
 from django_ratelimit_guard.stores.cluster import ClusterStore
 from django_ratelimit_guard.stores.memory import fallback_store
@@ -67,6 +68,7 @@ _last_logged: dict[tuple[str, str], float] = {}
 def _forget_stores() -> None:
     _stores.clear()
     forget_async_stores()
+    packing.forget()
 
 
 def redis_store(alias: str | None = None) -> RedisStore | ClusterStore:
@@ -134,15 +136,17 @@ def _call_redis(
     planned: Sequence[PlannedHit],
     count: bool,
 ) -> list[Verdict] | None:
+    started = None
     try:
-        if _reconcile_first(breaker, call):
+        if call.probe and _reconcile_first(breaker, call):
             _merge_before_probe(store)
-        started = time.monotonic()  # the merge is not part of the call's latency
+            started = time.monotonic()  # the merge is not part of the call's latency
         verdicts = store.hit_many([p.hit for p in planned], count=count)
     except StoreError as exc:
         _store_failed(store.scope, breaker, call, exc)
         return None
-    call.success(time.monotonic() - started)
+    # Without a merge the call's own start (taken by acquire()) is the start: one clock read less.
+    call.success(None if started is None else time.monotonic() - started)
     return verdicts
 
 

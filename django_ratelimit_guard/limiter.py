@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django_ratelimit_guard import guard, signals
 from django_ratelimit_guard.algorithms import Hit, Verdict
 from django_ratelimit_guard.conf import GuardSettings, guard_settings, on_reload
-from django_ratelimit_guard.decisions import Decision, Result, Source
+from django_ratelimit_guard.decisions import Result, Source, new_decision
 from django_ratelimit_guard.keys import hash_key_value
 from django_ratelimit_guard.policies import MAX_COST, Policy, cached_rate
 from django_ratelimit_guard.rates import Rate, RateError
@@ -151,7 +151,7 @@ def _finish(
 ) -> Result:
     # Positional arguments: this runs once per policy per request (see Decision's fields).
     result = Result([
-        Decision(
+        new_decision(
             p.policy.name,
             verdict.allowed,
             p.fallback.limit if source == "memory" else p.hit.limit,

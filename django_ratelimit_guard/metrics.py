@@ -15,8 +15,10 @@ and our protected view both export. Design rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import functools
+from bisect import bisect_left
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -108,10 +110,39 @@ def _child(name: str, *labels: str) -> Any:
     return child
 
 
-# The decision path's two updates, as bound methods cached by their labels: one dict lookup
-# and the update itself per call (docs/performance.md).
-_decision_incs: dict[tuple[str, bool, str], Any] = {}
-_latency_observers: dict[str, Any] = {}
+# The decision path's two updates, as callables cached by their labels: one dict lookup and the
+# update itself per call (docs/performance.md).
+_decision_incs: dict[tuple[str, bool, str], Callable[[], None]] = {}
+_latency_observers: dict[str, Callable[[float], None]] = {}
+
+
+def _fast_inc(child: Any) -> Callable[[], None]:
+    """``child.inc()`` without its per-call checks: a label child is always observable and 1 is
+    never negative, so one increment of its value (a lock, or an mmap write under multiprocess
+    mode) is all there is. prometheus_client's own method where its internals differ."""
+    inc = getattr(getattr(child, "_value", None), "inc", None)
+    if not callable(inc):
+        return cast("Callable[[], None]", child.inc)
+    return functools.partial(inc, 1)
+
+
+def _fast_observe(child: Any) -> Callable[[float], None]:
+    """``child.observe(seconds)`` as two increments: the sum, and the first bucket whose bound
+    is not below the value (found by bisection instead of a loop over every bound)."""
+    sum_value = getattr(child, "_sum", None)
+    bounds = getattr(child, "_upper_bounds", None)
+    values = getattr(child, "_buckets", None)
+    if not (hasattr(sum_value, "inc") and isinstance(bounds, list) and isinstance(values, list)
+            and len(bounds) == len(values) and bounds and bounds[-1] == float("inf")):
+        return cast("Callable[[float], None]", child.observe)
+    sum_inc = cast(Any, sum_value).inc
+    bucket_incs = [value.inc for value in values]
+
+    def observe(seconds: float) -> None:
+        sum_inc(seconds)
+        bucket_incs[bisect_left(bounds, seconds)](1)
+
+    return observe
 
 
 def observe_result(request: HttpRequest, result: Result) -> None:
@@ -123,7 +154,7 @@ def observe_result(request: HttpRequest, result: Result) -> None:
         inc = _decision_incs.get(key)
         if inc is None:
             outcome = "allowed" if d.allowed else "limited"
-            inc = _decision_incs[key] = _child("decisions", d.policy, outcome, d.source).inc
+            inc = _decision_incs[key] = _fast_inc(_child("decisions", d.policy, outcome, d.source))
         inc()
 
 
@@ -132,7 +163,7 @@ def observe_store_latency(store: str, seconds: float) -> None:
     if ENABLED:
         observe = _latency_observers.get(store)
         if observe is None:
-            observe = _latency_observers[store] = _child("store_latency", store).observe
+            observe = _latency_observers[store] = _fast_observe(_child("store_latency", store))
         observe(seconds)
 
 

@@ -24,6 +24,7 @@ if state != "closed":
 for _ in range(limited):
     decision = Decision("login", False, 3, 0, 1.0, 1.0, "redis", 60)
     metrics.observe_result(None, Result([decision]))  # type: ignore[arg-type]
+metrics.observe_store_latency("redis", 0.0003)  # one sample in the 0.0005 s bucket
 metrics.refresh_fallback(10, 100, {"lru": 2})
 print("ready", flush=True)
 sys.stdin.readline()

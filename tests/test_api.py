@@ -179,3 +179,18 @@ def test_eight_processes_racing_on_one_key_admit_exactly_the_limit(redis):
     for w in workers:
         w.join(10)
     assert admitted == 100
+
+
+def test_policy_names_are_resolved_anew_after_a_settings_change(redis, settings):
+    request = RequestFactory().get("/", REMOTE_ADDR="10.9.9.9")
+    assert check(request, "burst").limit == 10
+    changed = {**settings.RATELIMIT_GUARD}
+    changed["POLICIES"] = {**changed["POLICIES"], "burst": {**changed["POLICIES"]["burst"], "rate": "1234/h"}}
+    settings.RATELIMIT_GUARD = changed
+    assert check(request, "burst").limit == 1234
+
+
+def test_an_unhashable_policy_argument_is_still_a_clear_error(redis):
+    request = RequestFactory().get("/", REMOTE_ADDR="10.9.9.9")
+    with pytest.raises(TypeError, match="named by str"):
+        check(request, ["login"])  # type: ignore[arg-type]

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
@@ -193,6 +195,10 @@ def test_two_worker_processes_merge_counters_and_report_the_worst_live_breaker_s
         assert merged[state] == 2  # one worker has it open: the fleet reports open
         assert merged[limited] == 5  # counters add up across workers
         assert merged[("ratelimit_guard_fallback_capacity", ())] == 200  # livesum over 2 workers
+        bucket = "ratelimit_guard_store_latency_seconds_bucket"
+        assert merged[(bucket, (("le", "0.0002"), ("store", "redis")))] == 0
+        assert merged[(bucket, (("le", "0.0005"), ("store", "redis")))] == 2  # one per worker
+        assert merged[("ratelimit_guard_store_latency_seconds_count", (("store", "redis"),))] == 2
         _stop(opened)
         mark_process_dead(opened.pid, str(tmp_path))  # what gunicorn's child_exit hook does
         merged = _merged(tmp_path)
@@ -202,3 +208,32 @@ def test_two_worker_processes_merge_counters_and_report_the_worst_live_breaker_s
         for proc in (opened, healthy):
             if proc.poll() is None:
                 _stop(proc)
+
+
+@given(st.lists(st.floats(0, 5, allow_nan=False) | st.sampled_from(metrics.LATENCY_BUCKETS), max_size=30))
+def test_the_fast_update_paths_expose_what_prometheus_clients_own_methods_do(values):
+    from prometheus_client import Counter, Histogram
+
+    exposed = []
+    for fast in (False, True):
+        registry = CollectorRegistry()
+        histogram = Histogram("h_seconds", "h", ["store"], buckets=metrics.LATENCY_BUCKETS, registry=registry)
+        counter = Counter("c", "c", ["policy"], registry=registry)
+        observe = metrics._fast_observe(histogram.labels("redis")) if fast else histogram.labels("redis").observe
+        inc = metrics._fast_inc(counter.labels("p")) if fast else counter.labels("p").inc
+        for value in values:
+            observe(value)
+            inc()
+        text = generate_latest(registry).decode()
+        exposed.append([line for line in text.splitlines() if "_created" not in line])
+    assert exposed[0] == exposed[1]
+
+
+def test_the_fast_update_paths_fall_back_to_the_public_methods_on_unknown_internals():
+    class Child:
+        def inc(self) -> None: ...
+        def observe(self, seconds: float) -> None: ...
+
+    child = Child()
+    assert metrics._fast_inc(child) == child.inc
+    assert metrics._fast_observe(child) == child.observe
