@@ -133,6 +133,10 @@ class KeySpec:
     spec: str
     func: KeyFunc
     uses_user: bool = False
+    #: Whether every policy written with this ``spec`` gets the same value for one request (true
+    #: of the built-in keys and of import paths, not of a callable given as such): the limiter
+    #: then resolves it once per request, however many policies use it.
+    shared: bool = True
 
 
 def _user_pk(request: HttpRequest) -> str | None:
@@ -151,7 +155,7 @@ def build_key(spec: object, config_getter: Callable[[], ClientIPSettings]) -> Ke
 
     if callable(spec):
         name = getattr(spec, "__qualname__", repr(spec))
-        return KeySpec(f"{getattr(spec, '__module__', '')}.{name}", spec)
+        return KeySpec(f"{getattr(spec, '__module__', '')}.{name}", spec, shared=False)
     if not isinstance(spec, str):
         raise ValueError(f"expected a string or a callable, got {type(spec).__name__}")
     if spec == "ip":

@@ -101,12 +101,16 @@ def _forget_planned() -> None:
     _fallback_rate.cache_clear()
 
 
+_UNRESOLVED = object()
+
+
 def plan(request: HttpRequest, policies: Iterable[Policy], config: GuardSettings) -> list[guard.PlannedHit]:
     """Resolve the policies that apply to this request into storage hits."""
     planned = []
     seen: set[str] = set()
     method = request.method
     workers = config.fallback.workers
+    key_values: dict[str, object] = {}  # spec -> value, for keys several policies share
     for policy in policies:
         if policy.name in seen or not policy.applies_to_method(method):
             continue
@@ -116,7 +120,13 @@ def plan(request: HttpRequest, policies: Iterable[Policy], config: GuardSettings
         rate = policy.rate if type(policy.rate) is Rate else _rate(policy, request)
         if rate is None:
             continue
-        key_value = policy.key.func(request)
+        key = policy.key
+        if key.shared:
+            key_value = key_values.get(key.spec, _UNRESOLVED)
+            if key_value is _UNRESOLVED:
+                key_value = key_values[key.spec] = key.func(request)
+        else:
+            key_value = key.func(request)
         if key_value is None:
             continue
         if type(policy.cost) is int and rate is policy.rate and len(str(key_value)) <= CACHED_KEY_VALUE_LENGTH:
