@@ -20,6 +20,23 @@ return c
 """
 
 
+def versions() -> str:
+    """The versions a figure depends on, for the first line of every table."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "none"
+
+    return (
+        f"python {platform.python_version()}, Django {of('django')}, redis-py {of('redis')}, "
+        f"hiredis {of('hiredis')}, prometheus-client {of('prometheus-client')}"
+    )
+
+
 def configure_django(
     redis_url: str, policies: dict[str, dict[str, object]], cache: dict[str, object] | None = None
 ) -> None:

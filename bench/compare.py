@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import time
@@ -30,7 +29,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import _peers
-from _harness import FLOOR_LUA, RedisServer, print_table
+from _harness import FLOOR_LUA, RedisServer, print_table, versions
 
 RACE_PROCESSES = 8
 RACE_ATTEMPTS = 40
@@ -223,7 +222,7 @@ def main() -> None:
         load = os.getloadavg()
         pinned = f"pinned to CPU {args.pin}" if args.pin >= 0 else "not pinned"
         print(
-            f"python {platform.python_version()}, redis-server {version}, {os.cpu_count()} CPUs, "
+            f"{versions()}, redis-server {version}, {os.cpu_count()} CPUs, "
             f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; n={args.n} x {args.rounds} rounds, "
             f"{args.clients} clients, {pinned}; socket timeouts {_peers.SOCKET_TIMEOUT} s"
         )

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _harness import ROOT, RedisServer, print_table
+from _harness import ROOT, RedisServer, print_table, versions
 
 from tests.redis_servers import free_port
 
@@ -211,7 +211,7 @@ def main() -> None:
         load = os.getloadavg()
         version = redis_server.client().info()["redis_version"]
         print(
-            f"python {sys.version.split()[0]}, redis-server {version}, {os.cpu_count()} CPUs, "
+            f"{versions()}, redis-server {version}, {os.cpu_count()} CPUs, "
             f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; gunicorn 2 sync workers per "
             f"server, wrk 1 thread x {args.connections} connections, {args.duration:g} s x "
             f"{args.reps} reps, gunicorn on CPUs {SERVER_CPUS or 'any'}, wrk and redis-server on "

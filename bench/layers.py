@@ -15,7 +15,7 @@ import os
 import statistics
 
 import _peers
-from _harness import FLOOR_LUA, RedisServer, per_op_us, print_table
+from _harness import FLOOR_LUA, RedisServer, per_op_us, print_table, versions
 
 HUGE = ("1000000000/h", "1000000000/m", "1000000000/d")
 
@@ -113,7 +113,7 @@ def main() -> None:
             previous = med
         load = os.getloadavg()
         print(
-            f"{os.cpu_count()} CPUs, load {load[0]:.2f}; n={args.n} x {args.rounds} rounds, "
+            f"{versions()}, {os.cpu_count()} CPUs, load {load[0]:.2f}; n={args.n} x {args.rounds} rounds, "
             f"{'pinned to CPU ' + str(args.pin) if args.pin >= 0 else 'not pinned'}"
         )
         print_table("Client side, µs per call (medians)", rows, ("layer", "µs", "step", "x floor"))
