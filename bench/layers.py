@@ -81,6 +81,8 @@ def main() -> None:
         one = [registry.get_policy("p0")]
         planned = limiter.plan(request, one, config)
         hits = [p.hit for p in planned]
+        three = [registry.get_policy(name) for name in ("p0", "p1", "p2")]
+        hits3 = [p.hit for p in limiter.plan(request, three, config)]
         args1 = [DECIDE_SHA, 1, *script_args(hits, True, None)]
         store = guard.redis_store()
         lean = evalsha_for(raw)
@@ -93,6 +95,7 @@ def main() -> None:
             "+ breaker: guard.decide": lambda: guard.decide(planned),
             "+ plan, decisions, observers: limiter.decide": lambda: limiter.decide(request, one),
             "check(request, 'p0')": lambda: check(request, "p0"),
+            "RedisStore.hit_many, three hits": lambda: store.hit_many(hits3),
             "check(request, 'p0', 'p1', 'p2')": lambda: check(request, "p0", "p1", "p2"),
         }  # fmt: skip
         samples: dict[str, list[float]] = {name: [] for name in layers}
@@ -106,7 +109,7 @@ def main() -> None:
             med = statistics.median(values)
             step = (
                 ""
-                if previous is None or name.startswith(("check(", "decide.lua"))
+                if previous is None or name.startswith(("check(", "decide.lua", "RedisStore.hit_many, three"))
                 else f"{med - previous:+.1f}"
             )
             rows.append((name, f"{med:.1f}", step, f"{med / floor:.2f}"))
