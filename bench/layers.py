@@ -1,6 +1,6 @@
 """Where a check's time goes: the decision path timed layer by layer, against the floor.
 
-    /work/venv311/bin/python bench/layers.py [--n 2000] [--rounds 7] [--pin 0]
+    python bench/layers.py [--n 500] [--rounds 28] [--pin 0]
 
 Each row adds one layer to the one before it, on the same redis-server, interleaved round by
 round (medians of per-round means, in µs). Then the server side alone: ``INFO commandstats``
@@ -49,8 +49,8 @@ def server_side(server: RedisServer, decide_lua: str) -> list[tuple[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=28)
     parser.add_argument("--pin", type=int, default=0, help="CPU for bench and redis (-1: none)")
     args = parser.parse_args()
 
