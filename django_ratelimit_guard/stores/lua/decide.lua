@@ -10,8 +10,8 @@
 -- A request is all-or-nothing: if any blocking hit is rejected, nothing is counted.
 -- The arithmetic is mirrored operation for operation in algorithms.py (IEEE doubles in both),
 -- and a differential test proves that the two decide every sequence alike.
--- This runs on every request: no nested tables, no per-hit closures, one pass when there is
--- one hit (its write cannot be undone by another hit's rejection).
+-- This runs on every request: one pass when there is one hit (its write cannot be undone by
+-- another hit's rejection), no per-hit closures.
 
 local call, tonumber, floor, ceil, max = redis.call, tonumber, math.floor, math.ceil, math.max
 
@@ -26,7 +26,8 @@ local n = #KEYS
 local counting = ARGV[2] == '1'
 local direct = counting and n == 1  -- write at once: nothing else can reject this request
 
--- Pending writes, flat: kind, key, a, b, c, d per write (kind: 'c' count only, 'tb', 'sw', 'fw').
+-- Pending writes, one {kind, key, a, b, c, d} each (kind: 'c' count only, 'tb', 'sw', 'fw'); a table
+-- constructor costs Redis fewer instructions than six indexed stores (bench: callgrind).
 local writes = {}
 local nw = 0
 local function write(kind, key, a, b, c, d)
@@ -43,9 +44,8 @@ local function write(kind, key, a, b, c, d)
   end
 end
 local function later(kind, key, a, b, c, d)
-  writes[nw + 1], writes[nw + 2], writes[nw + 3] = kind, key, a
-  writes[nw + 4], writes[nw + 5], writes[nw + 6] = b, c, d
-  nw = nw + 6
+  nw = nw + 1
+  writes[nw] = {kind, key, a, b, c, d}
 end
 local record = direct and write or later
 
@@ -126,8 +126,9 @@ for i = 1, n do
 end
 
 if not rejected then
-  for j = 1, nw, 6 do
-    write(writes[j], writes[j + 1], writes[j + 2], writes[j + 3], writes[j + 4], writes[j + 5])
+  for j = 1, nw do
+    local w = writes[j]
+    write(w[1], w[2], w[3], w[4], w[5], w[6])
   end
 end
 
