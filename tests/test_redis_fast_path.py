@@ -237,3 +237,19 @@ def test_a_stray_reply_is_discarded_before_the_next_command(redis_server):
     time.sleep(0.05)
     (verdict,) = store.hit_many([sliding("rlg:{s}:p:sw")])
     assert verdict.remaining == 98
+
+
+def test_tls_sockets_keep_redis_pys_own_close_check():
+    import socket
+    import ssl
+
+    from django_ratelimit_guard.stores.direct import _poller
+
+    plain = socket.socket()
+    tls = ssl.create_default_context().wrap_socket(socket.socket(), server_hostname="redis.invalid")
+    try:
+        assert _poller(plain) is not None
+        assert _poller(tls) is None  # TLS records without a reply must not read as a close
+    finally:
+        plain.close()
+        tls.close()

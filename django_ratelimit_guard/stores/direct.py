@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import os
 import select
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -138,7 +139,9 @@ class ThreadConnections:
 
 
 def _poller(sock: Any) -> Any:
-    if not hasattr(select, "poll"):  # Windows: redis-py's can_read instead
+    # Windows has no poll(); over TLS, bytes on the socket may be TLS records with no reply in
+    # them (session tickets, key updates). Both keep redis-py's can_read.
+    if not hasattr(select, "poll") or isinstance(sock, ssl.SSLSocket):
         return None
     poller = select.poll()
     poller.register(sock, select.POLLIN | select.POLLPRI)
