@@ -66,6 +66,9 @@ _last_logged: dict[tuple[str, str], float] = {}
 
 @on_reload
 def _forget_stores() -> None:
+    for store in list(_stores.values()):
+        if isinstance(store, RedisStore):
+            store.close()
     _stores.clear()
     forget_async_stores()
     packing.forget()

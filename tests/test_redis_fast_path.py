@@ -253,3 +253,48 @@ def test_tls_sockets_keep_redis_pys_own_close_check():
     finally:
         plain.close()
         tls.close()
+
+
+def test_a_connection_is_closed_once_its_thread_has_ended(redis_server):
+    import threading
+
+    connections = ThreadConnections(redis_server.client().connection_pool)
+    theirs: list[object] = []
+
+    def call() -> None:
+        conn = connections._ready()  # connected
+        theirs.append(conn)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    thread.join()
+    (ended,) = theirs
+    assert ended._sock is not None  # type: ignore[attr-defined]  # still open: nobody asked yet
+    connections._ready()  # a new thread's first call sweeps the ended ones
+    assert ended._sock is None  # type: ignore[attr-defined]
+    connections.close()
+
+
+def test_close_closes_every_threads_connection_and_a_later_call_reconnects(redis_server):
+    redis_server.flush()
+    store = RedisStore("closing", client=redis_server.client())
+    store.hit_many([sliding("rlg:{c2}:p:sw")])
+    conn = store._evalsha.connection()  # type: ignore[union-attr]
+    store.close()
+    assert conn._sock is None
+    (verdict,) = store.hit_many([sliding("rlg:{c2}:p:sw")])
+    assert verdict.remaining == 98  # a new connection, the same counter
+    store.close()
+
+
+def test_a_settings_reload_closes_the_discarded_stores_connections(redis, settings):
+    from django_ratelimit_guard import guard
+
+    store = guard.redis_store()
+    assert isinstance(store, RedisStore)
+    store.hit_many([sliding("rlg:{c3}:p:sw")])
+    conn = store._evalsha.connection()  # type: ignore[union-attr]
+    assert conn._sock is not None
+    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD}  # a reload builds new stores
+    assert conn._sock is None
+    assert guard.redis_store() is not store

@@ -27,6 +27,7 @@ import os
 import select
 import ssl
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -87,36 +88,76 @@ def _connect_once(conn: Any) -> None:
         connect_once(check_health=True, retry_socket_connect=False)
 
 
+class _Slot:
+    """One thread's connection, and the socket its close check watches."""
+
+    __slots__ = ("conn", "generation", "poll", "sock")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.generation = _fork_generation
+        self.sock: Any = None
+        self.poll: Any = None
+
+
 class ThreadConnections:
-    """``EVALSHA *args`` on this thread's own connection, built from ``pool``'s settings."""
+    """``EVALSHA *args`` on this thread's own connection, built from ``pool``'s settings.
+
+    The connections are owned here, not left to the garbage collector: a thread's connection is
+    closed once the thread has ended (checked whenever a new thread asks for one, so a server
+    that starts a thread per request keeps as many sockets as it has live threads), all of them
+    by ``close()`` (the store is discarded on a settings reload), and a forked child never uses
+    or shuts down the ones it inherited.
+    """
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool
-        self._local = threading.local()
+        self._slots: dict[int, _Slot] = {}  # by thread ident
+        self._lock = threading.Lock()
+        # Dropped without close() (a store built by hand): close the sockets then, explicitly —
+        # left to the collector, a socket in a reference cycle may be finalized before redis-py's
+        # Connection.__del__ gets to close it.
+        weakref.finalize(self, _close_slots, self._slots)
         kwargs = pool.connection_kwargs
         if kwargs.get("encoding", "utf-8").lower() not in ("utf-8", "utf8"):
             self.packed = None  # type: ignore[assignment]  # packing.py encodes UTF-8 only
 
+    def _slot(self) -> _Slot:
+        slot = self._slots.get(threading.get_ident())
+        if slot is None or slot.generation != _fork_generation:
+            slot = self._new_slot()
+        return slot
+
+    def _new_slot(self) -> _Slot:
+        with self._lock:
+            live = {thread.ident for thread in threading.enumerate()}
+            for ident, slot in list(self._slots.items()):
+                if slot.generation != _fork_generation:
+                    del self._slots[ident]  # the parent's: its socket is the parent's to close
+                elif ident not in live:
+                    del self._slots[ident]
+                    slot.conn.disconnect()
+            slot = self._slots[threading.get_ident()] = _Slot(
+                self.pool.connection_class(**self.pool.connection_kwargs)
+            )
+            return slot
+
     def connection(self) -> Any:
-        local = self._local
-        conn = getattr(local, "conn", None)
-        if conn is None or local.generation != _fork_generation:
-            conn = self.pool.connection_class(**self.pool.connection_kwargs)
-            local.conn, local.generation, local.sock, local.poll = conn, _fork_generation, None, None
-        return conn
+        """This thread's connection (created on first use; not necessarily connected)."""
+        return self._slot().conn
 
     def _ready(self) -> Any:
         """This thread's connection, connected, with nothing unread and not closed by Redis."""
-        conn = self.connection()
-        local = self._local
+        slot = self._slot()
+        conn = slot.conn
         # _sock is None until connected; connect() would cost a retry wrapper even then.
         sock = getattr(conn, "_sock", None)
         if sock is None:
             _connect_once(conn)
             return conn
-        if sock is not local.sock:  # connected since the last check: watch the new socket
-            local.sock, local.poll = sock, _poller(sock)
-        if _stale(conn, local.poll):
+        if sock is not slot.sock:  # connected since the last check: watch the new socket
+            slot.sock, slot.poll = sock, _poller(sock)
+        if _stale(conn, slot.poll):
             conn.disconnect()
             _connect_once(conn)
         return conn
@@ -133,9 +174,16 @@ class ThreadConnections:
         return conn.read_response()  # error replies raise; socket errors disconnect first
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.disconnect()
+        """Close every thread's connection (a thread that calls again gets a new one)."""
+        with self._lock:
+            _close_slots(self._slots)
+
+
+def _close_slots(slots: dict[int, _Slot]) -> None:
+    mine = [slot for slot in slots.values() if slot.generation == _fork_generation]
+    slots.clear()
+    for slot in mine:
+        slot.conn.disconnect()
 
 
 def _poller(sock: Any) -> Any:

@@ -137,6 +137,12 @@ class RedisStore(SyncClientStore):
             run = self._evalsha = evalsha_for(self.client)
         return run(args)
 
+    def close(self) -> None:
+        """Close the lean path's connections (the client's own pool is django-redis's)."""
+        close = getattr(self._evalsha, "close", None)
+        if close is not None:
+            close()
+
     def hit_many(
         self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
     ) -> list[Verdict]:
