@@ -1,13 +1,17 @@
-"""The client side of a check in CPU instructions: a figure that noise on the machine cannot move.
+"""A check in CPU instructions: figures that noise on the machine cannot move.
 
-    python bench/instructions.py [--n 5000]
+    python bench/instructions.py [--n 5000] [--script-calls 2000]
 
 Times on a shared VM swing by ±20 % from one minute to the next; instruction counts do not.
-This script runs ``check()`` with one and with three policies under valgrind's callgrind, with
-the Redis round trip replaced by a stub that answers at once (the lean path's ``packed`` call,
-so everything of ours runs: plan, packing, breaker, reply parsing, decisions, metrics), and
-prints instructions per check: the total of a run of N checks minus that of a run of none,
-divided by N. Needs ``valgrind`` (Debian: ``apt-get install -y valgrind``); no Redis, installs
+Two tables, each the total of a run of N calls minus that of a run of none, divided by N:
+
+1. the client side: ``check()`` with one and with three policies under valgrind's callgrind,
+   the Redis round trip replaced by a stub that answers at once (the lean path's ``packed``
+   call, so everything of ours runs: plan, packing, breaker, reply parsing, decisions, metrics);
+2. the server side: a ``redis-server`` of our own under callgrind running the floor script and
+   ``stores/lua/decide.lua`` (one sliding-window hit; three hits), pipelined.
+
+Needs ``valgrind`` (Debian: ``apt-get install -y valgrind``) and ``redis-server``; installs
 nothing. A change to the decision path should not raise these figures without a reason.
 """
 
@@ -20,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from _harness import ROOT, print_table, versions
@@ -72,9 +77,70 @@ def instructions(n: int, policies: int) -> int:
         return int(match.group(1))
 
 
+def redis_instructions(args: list[object], script: str, calls: int) -> int:
+    """Instructions a callgrind-run redis-server spends on ``calls`` pipelined EVALSHAs."""
+    import redis
+
+    from tests.redis_servers import free_port, redis_server_binary
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        port = free_port()
+        server = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", redis_server_binary(),
+             "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            client = redis.Redis(port=port, socket_timeout=60)
+            for _ in range(300):  # valgrind starts slowly
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.1)
+            sha = client.script_load(script)
+            pipe = client.pipeline(transaction=False)
+            for _ in range(calls):
+                pipe.evalsha(sha, *args)
+            pipe.execute()
+            client.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # SHUTDOWN closes the connection
+        finally:
+            server.wait(60)
+        match = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
+        assert match, "callgrind wrote no totals"
+        return int(match.group(1))
+
+
+def server_rows(calls: int) -> list[tuple[str, str]]:
+    from _harness import FLOOR_LUA
+
+    from django_ratelimit_guard.stores.redis import DECIDE_LUA
+
+    big, hour = 10**9, 3_600_000
+    key = "rlg:{0123456789abcdef0123456789abcdef}:p"
+    cases = {
+        "floor: one-key INCR script": (FLOOR_LUA, [1, "floor", 60_000]),
+        "decide.lua, one sliding-window hit": (DECIDE_LUA, [1, key + ":sw", "", 1, "sw", big, hour, 1, 1]),
+        "decide.lua, three hits (sw, fw, tb)": (DECIDE_LUA, [
+            3, key + "a:sw", key + "b:fw", key + "c:tb", "", 1,
+            "sw", big, hour, 1, 1, "fw", big, 60_000, 1, 1, "tb", big, hour, 1, 1,
+        ]),
+    }  # fmt: skip
+    rows = []
+    for name, (script, args) in cases.items():
+        base = redis_instructions(args, script, 0)
+        per_call = (redis_instructions(args, script, calls) - base) / calls
+        rows.append((name, f"{per_call:,.0f}"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--script-calls", type=int, default=2000)
     parser.add_argument("--child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -89,6 +155,11 @@ def main() -> None:
         rows.append((f"check() with {policies} polic{'y' if policies == 1 else 'ies'}", f"{per_check:,.0f}"))
     print(f"{versions()}; {os.cpu_count()} CPUs; n={args.n}, Redis round trip stubbed")
     print_table("Instructions per check (callgrind), client side only", rows, ("call", "instructions"))
+    print_table(
+        f"Instructions per EVALSHA inside redis-server (callgrind, {args.script_calls} pipelined calls)",
+        server_rows(args.script_calls),
+        ("script", "instructions"),
+    )
 
 
 if __name__ == "__main__":
