@@ -2,7 +2,7 @@
 redis.asyncio EVALSHA on the same Redis in the same event loop, and against the sync_to_async path
 (the sync check() in a worker thread, as the async path did before it went native).
 
-    python bench/async_overhead.py [--n 2000] [--reps 7]
+    python bench/async_overhead.py [--n 2000] [--reps 7] [--pin 0]
 
 Prints medians over repetitions and ratios to the floor. Starts (and stops) its own redis-server.
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 
-from _harness import FLOOR_LUA, RedisServer, configure_django, median, print_table
+from _harness import FLOOR_LUA, RedisServer, configure_django, median, print_table, versions
 
 POLICIES = {
     "one": {"rate": "1000000000/h", "key": "ip"},
@@ -34,7 +34,7 @@ async def per_op_us(func: Callable[[], Awaitable[object]], n: int) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
-async def run(server: RedisServer, n: int, reps: int) -> None:
+async def run(server: RedisServer, n: int, reps: int, pinned: bool) -> None:
     import redis.asyncio as aredis
     from asgiref.sync import sync_to_async
     from django.test import RequestFactory
@@ -69,8 +69,8 @@ async def run(server: RedisServer, n: int, reps: int) -> None:
         return (label, f"{value:.1f}", f"±{spread:.1f}", f"{value / floor:.2f}", target)
 
     print(
-        f"python {platform.python_version()}, redis-server {server.client().info()['redis_version']}, "
-        f"n={n} x {reps} repetitions, one event loop"
+        f"{versions()}, redis-server {server.client().info()['redis_version']}, "
+        f"n={n} x {reps} repetitions, one event loop, {'pinned' if pinned else 'not pinned'}"
     )
     print_table(
         "Per async decision (median µs)",
@@ -89,11 +89,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--pin", type=int, default=0, help="CPU for bench and redis (-1: none)")
     args = parser.parse_args()
     server = RedisServer().start()
     try:
+        if args.pin >= 0:  # as compare.py and layers.py: one core, figures that repeat
+            assert server.process is not None
+            os.sched_setaffinity(0, {args.pin})
+            os.sched_setaffinity(server.process.pid, {args.pin})
         configure_django(server.url, POLICIES)
-        asyncio.run(run(server, args.n, args.reps))
+        asyncio.run(run(server, args.n, args.reps, args.pin >= 0))
     finally:
         server.close()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
@@ -25,6 +26,7 @@ import redis.asyncio as aredis
 import redis.exceptions as rexc
 
 from django_ratelimit_guard.algorithms import Hit, Verdict
+from django_ratelimit_guard.stores.packing import pack_decide
 from django_ratelimit_guard.stores.redis import (
     DECIDE_LUA,
     DECIDE_SHA,
@@ -140,6 +142,39 @@ def build_client(cache: dict[str, Any]) -> Any:
     return aredis.Redis.from_url(url, **kwargs)
 
 
+# redis-py < 5.3 wants a command name; later versions warn when given one.
+_NAMED_GET_CONNECTION = (
+    inspect.signature(aredis.ConnectionPool.get_connection).parameters["command_name"].default
+    is inspect.Parameter.empty
+)
+
+
+def lean_pool(client: Any) -> Any | None:
+    """The pool of ``client`` when the decision may skip ``client.evalsha`` — its per-argument
+    packing in Python, retry wrapper and per-command observability (as the sync lean path,
+    ``direct.py``) — else None: subclasses, a dedicated connection, Sentinel and other pools,
+    and encodings other than UTF-8 (``packing.py``) keep the client's own ``evalsha``."""
+    if type(client) is not aredis.Redis or getattr(client, "single_connection_client", False):
+        return None
+    pool: Any = getattr(client, "connection_pool", None)
+    if type(pool) not in (aredis.ConnectionPool, aredis.BlockingConnectionPool):
+        return None
+    if str(pool.connection_kwargs.get("encoding", "utf-8")).lower() not in ("utf-8", "utf8"):
+        return None
+    return pool
+
+
+async def _send_packed(pool: Any, command: bytes) -> Any:
+    """One pre-packed command on a connection checked out of ``pool`` (which checks it for a
+    close or unread data first), never retried; socket errors disconnect it before raising."""
+    conn = await (pool.get_connection("EVALSHA") if _NAMED_GET_CONNECTION else pool.get_connection())
+    try:
+        await conn.send_packed_command(command)
+        return await conn.read_response()
+    finally:
+        await pool.release(conn)
+
+
 class AsyncRedisStore:
     """The async twin of ``RedisStore``: same script, same replies, same error classification."""
 
@@ -169,15 +204,24 @@ class AsyncRedisStore:
     ) -> list[Verdict]:
         if not hits:
             return []
-        args = script_args(hits, count, now_ms)
         client = await self.client()
+        pool = lean_pool(client)
         try:
-            try:
-                reply = await client.evalsha(DECIDE_SHA, len(hits), *args)
-            except rexc.NoScriptError:
-                # Redis restarted or failed over to a replica without the script. Not an outage.
-                await client.script_load(DECIDE_LUA)
-                reply = await client.evalsha(DECIDE_SHA, len(hits), *args)
+            if pool is not None:  # the command pre-packed, on a connection of the client's pool
+                command = pack_decide(DECIDE_SHA, hits, count, now_ms)
+                try:
+                    reply = await _send_packed(pool, command)
+                except rexc.NoScriptError:
+                    await client.script_load(DECIDE_LUA)
+                    reply = await _send_packed(pool, command)
+            else:
+                args = script_args(hits, count, now_ms)
+                try:
+                    reply = await client.evalsha(DECIDE_SHA, len(hits), *args)
+                except rexc.NoScriptError:
+                    # Redis restarted or failed over to a replica without the script. Not an outage.
+                    await client.script_load(DECIDE_LUA)
+                    reply = await client.evalsha(DECIDE_SHA, len(hits), *args)
         except (rexc.RedisError, OSError, asyncio.TimeoutError) as exc:
             raise self._errors.error(exc) from exc
         return parse_reply(reply, len(hits))

@@ -107,3 +107,73 @@ def test_clients_of_a_short_lived_loop_close_with_it(guarded):
 )
 def test_only_settings_it_can_mirror_get_a_native_client(options, expected):
     assert mirrorable({"LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": options}) == expected
+
+
+async def test_acheck_sends_the_decision_pre_packed_and_decides_like_the_client_path(guarded):
+    import redis.asyncio as aredis
+
+    from django_ratelimit_guard.stores import aredis as aredis_store
+
+    store = async_store("ratelimit")
+    assert store is not None
+    client = await store.client()
+    assert aredis_store.lean_pool(client) is client.connection_pool
+    sent: list[bytes] = []
+    real = aredis_store._send_packed
+
+    async def spy(pool, command):  # type: ignore[no-untyped-def]
+        sent.append(command)
+        return await real(pool, command)
+
+    aredis_store._send_packed = spy  # type: ignore[assignment]
+    try:
+        first = await acheck(request("203.0.113.31"), "api", "tb")
+    finally:
+        aredis_store._send_packed = real  # type: ignore[assignment]
+    assert len(sent) == 1  # one round trip for both policies
+    assert sent[0].startswith(b"*17\r\n$7\r\nEVALSHA\r\n")
+    # The same counters through the client's own evalsha: a subclass never takes the lean path.
+    subclass = type("Sub", (aredis.Redis,), {})
+    assert aredis_store.lean_pool(subclass(connection_pool=client.connection_pool)) is None
+    second = check(request("203.0.113.31"), "api", "tb")
+    assert [d.remaining for d in first.decisions] == [4, 8]
+    assert [d.remaining for d in second.decisions] == [3, 7]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda aredis: aredis.Redis(single_connection_client=True),
+        lambda aredis: aredis.Redis(encoding="latin-1"),
+        lambda aredis: type("Sub", (aredis.Redis,), {})(),
+        lambda aredis: aredis.Redis(connection_pool=type("Pool", (aredis.ConnectionPool,), {})()),
+    ],
+    ids=["single-connection", "latin-1", "subclass", "custom-pool"],
+)
+def test_other_async_clients_keep_their_own_evalsha(make):
+    import redis.asyncio as aredis
+
+    from django_ratelimit_guard.stores.aredis import lean_pool
+
+    assert lean_pool(make(aredis)) is None
+
+
+@pytest.mark.parametrize("connected_first", [True, False], ids=["open-connection", "new-connection"])
+async def test_a_frozen_redis_costs_acheck_one_socket_timeout(guarded, settings, connected_first):
+    import time
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": {**settings.CACHES["ratelimit"], "OPTIONS": {"SOCKET_TIMEOUT": 0.2, "SOCKET_CONNECT_TIMEOUT": 0.2}},
+    }
+    if connected_first:
+        await acheck(request("203.0.113.32"), "api")
+    guarded.freeze()
+    try:
+        started = time.monotonic()
+        result = await acheck(request("203.0.113.32"), "api")
+        waited = time.monotonic() - started
+    finally:
+        guarded.thaw()
+    assert result.source == "memory"
+    assert waited < 0.35  # one timeout, not a retry loop
