@@ -41,13 +41,13 @@ SENTINEL_FACTORY = "django_redis.pool.SentinelConnectionFactory"
 
 #: loop -> (clients of that loop by store, the async generator that closes them)
 _loops: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, tuple[dict[int, Any], AsyncIterator[None]]
+    asyncio.AbstractEventLoop, tuple[dict[object, Any], AsyncIterator[None]]
 ] = weakref.WeakKeyDictionary()
 #: alias -> its store, or None when it can't be mirrored (cleared on settings reload).
 _stores: dict[str, AsyncRedisStore | None] = {}
 
 
-async def _closer(clients: dict[int, Any]) -> AsyncIterator[None]:
+async def _closer(clients: dict[object, Any]) -> AsyncIterator[None]:
     """Closes a loop's clients when the loop shuts down.
 
     There is no "loop closing" callback in asyncio, but ``asyncio.run``, ``asyncio.Runner``,
@@ -64,10 +64,10 @@ async def _closer(clients: dict[int, Any]) -> AsyncIterator[None]:
         clients.clear()
 
 
-async def _loop_clients(loop: asyncio.AbstractEventLoop) -> dict[int, Any]:
+async def _loop_clients(loop: asyncio.AbstractEventLoop) -> dict[object, Any]:
     entry = _loops.get(loop)
     if entry is None:
-        clients: dict[int, Any] = {}
+        clients: dict[object, Any] = {}
         closer = _closer(clients)
         await closer.__anext__()  # started inside the loop: the loop now finalizes it on shutdown
         entry = _loops[loop] = (clients, closer)
@@ -164,6 +164,56 @@ def lean_pool(client: Any) -> Any | None:
     return pool
 
 
+class LoopConnections:
+    """This store's own connections on one event loop, for a plain ``ConnectionPool``: the
+    async twin of ``direct.ThreadConnections``. redis.asyncio's pool checkout takes a lock,
+    awaits two observability calls and reads the socket on every command; here a checkout is a
+    list pop and a look at the stream. Connections are built from the pool's own class and
+    arguments (host, password, TLS, timeouts), at most ``max_connections`` of them, and closed
+    with the loop (``_closer``). A connection goes back to the idle list only after a complete
+    reply: one whose call failed or was cancelled is disconnected instead."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.idle: list[Any] = []
+        self.open = 0
+
+    def _take(self) -> Any:
+        if self.idle:
+            return self.idle.pop()
+        if self.open >= self.pool.max_connections:
+            raise rexc.ConnectionError("Too many connections")  # classified "pool", not an outage
+        self.open += 1
+        return self.pool.connection_class(**self.pool.connection_kwargs)
+
+    async def send(self, command: bytes) -> Any:
+        conn = self._take()
+        try:
+            if conn.is_connected:
+                reader = getattr(conn, "_reader", None)
+                if reader is None or reader.at_eof():  # closed by the server while idle
+                    await conn.disconnect(nowait=True)
+            if not conn.is_connected:
+                await conn.connect()  # as the pool's own checkout does
+            await conn.send_packed_command(command)
+            reply = await conn.read_response()
+        except rexc.ResponseError:
+            self.idle.append(conn)  # an error reply (NOSCRIPT, OOM, ...) was read in full
+            raise
+        except BaseException:
+            self.open -= 1
+            await conn.disconnect(nowait=True)  # a reply may be unread: never reuse it
+            raise
+        self.idle.append(conn)
+        return reply
+
+    async def aclose(self) -> None:
+        idle, self.idle = self.idle, []
+        self.open -= len(idle)
+        for conn in idle:
+            await conn.disconnect(nowait=True)
+
+
 async def _send_packed(pool: Any, command: bytes) -> Any:
     """One pre-packed command on a connection checked out of ``pool`` (which checks it for a
     close or unread data first), never retried; socket errors disconnect it before raising."""
@@ -185,6 +235,7 @@ class AsyncRedisStore:
 
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
+        self._lean: LoopConnections | None = None
 
     async def client(self) -> Any:
         """This store's client for the running event loop (created on first use in that loop)."""
@@ -196,7 +247,14 @@ class AsyncRedisStore:
         if made is None:
             made = clients[id(self)] = build_client(self._cache)
         client = made.master if isinstance(made, _SentinelMaster) else made
-        self._loop, self._client = loop, client
+        pool = lean_pool(client)
+        lean = None
+        if pool is not None and type(pool) is aredis.ConnectionPool:
+            # Our own connections next to the client's pool, closed with the loop as it is.
+            lean = clients.get((id(self), "lean"))
+            if lean is None:
+                lean = clients[(id(self), "lean")] = LoopConnections(pool)
+        self._loop, self._client, self._lean = loop, client, lean
         return client
 
     async def ahit_many(
@@ -205,9 +263,17 @@ class AsyncRedisStore:
         if not hits:
             return []
         client = await self.client()
-        pool = lean_pool(client)
+        lean = self._lean
+        pool = None if lean is not None else lean_pool(client)
         try:
-            if pool is not None:  # the command pre-packed, on a connection of the client's pool
+            if lean is not None:  # the command pre-packed, on a connection of our own
+                command = pack_decide(DECIDE_SHA, hits, count, now_ms)
+                try:
+                    reply = await lean.send(command)
+                except rexc.NoScriptError:
+                    await client.script_load(DECIDE_LUA)
+                    reply = await lean.send(command)
+            elif pool is not None:  # pre-packed, on a connection of the client's (capped) pool
                 command = pack_decide(DECIDE_SHA, hits, count, now_ms)
                 try:
                     reply = await _send_packed(pool, command)

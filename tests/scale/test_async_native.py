@@ -118,18 +118,20 @@ async def test_acheck_sends_the_decision_pre_packed_and_decides_like_the_client_
     assert store is not None
     client = await store.client()
     assert aredis_store.lean_pool(client) is client.connection_pool
+    lean = store._lean
+    assert isinstance(lean, aredis_store.LoopConnections)
     sent: list[bytes] = []
-    real = aredis_store._send_packed
+    real = lean.send
 
-    async def spy(pool, command):  # type: ignore[no-untyped-def]
+    async def spy(command):  # type: ignore[no-untyped-def]
         sent.append(command)
-        return await real(pool, command)
+        return await real(command)
 
-    aredis_store._send_packed = spy  # type: ignore[assignment]
+    lean.send = spy  # type: ignore[method-assign]
     try:
         first = await acheck(request("203.0.113.31"), "api", "tb")
     finally:
-        aredis_store._send_packed = real  # type: ignore[assignment]
+        del lean.send
     assert len(sent) == 1  # one round trip for both policies
     assert sent[0].startswith(b"*17\r\n$7\r\nEVALSHA\r\n")
     # The same counters through the client's own evalsha: a subclass never takes the lean path.
@@ -138,6 +140,61 @@ async def test_acheck_sends_the_decision_pre_packed_and_decides_like_the_client_
     second = check(request("203.0.113.31"), "api", "tb")
     assert [d.remaining for d in first.decisions] == [4, 8]
     assert [d.remaining for d in second.decisions] == [3, 7]
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced_before_use(guarded):
+    await acheck(request("203.0.113.33"), "api")
+    for entry in guarded.client().client_list():
+        if entry.get("cmd") == "evalsha":
+            guarded.client().client_kill_filter(_id=entry["id"])
+    await asyncio.sleep(0.05)  # let the loop see the close
+    result = await acheck(request("203.0.113.33"), "api")
+    assert (result.source, result.remaining) == ("redis", 3)
+    assert get_breaker("ratelimit").snapshot().consecutive_failures == 0
+
+
+async def test_a_cancelled_decision_never_leaves_its_reply_for_the_next_one(guarded):
+    from django_ratelimit_guard.stores import aredis as aredis_store
+
+    await acheck(request("203.0.113.34"), "api")
+    store = async_store("ratelimit")
+    assert store is not None and store._lean is not None
+    lean = store._lean
+    (conn,) = lean.idle
+    guarded.freeze()  # the reply cannot come before the cancel
+    try:
+        task = asyncio.ensure_future(lean.send(b"*1\r\n$4\r\nPING\r\n"))
+        await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        guarded.thaw()
+    assert not conn.is_connected  # disconnected, not returned to the idle list
+    assert conn not in lean.idle
+    result = await acheck(request("203.0.113.34"), "api")
+    assert (result.source, result.remaining) == ("redis", 3)
+    assert isinstance(lean, aredis_store.LoopConnections)
+
+
+async def test_more_concurrent_decisions_than_max_connections_are_a_pool_error_not_an_outage(
+    guarded, settings
+):
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": {
+            **settings.CACHES["ratelimit"],
+            "OPTIONS": {**settings.CACHES["ratelimit"]["OPTIONS"],
+                        "CONNECTION_POOL_KWARGS": {"max_connections": 2}},
+        },
+    }
+    results = await asyncio.gather(*(acheck(request(f"203.0.113.{40 + i}"), "api") for i in range(6)))
+    sources = [r.source for r in results]
+    assert sources.count("redis") >= 2
+    assert set(sources) <= {"redis", "memory"}
+    snapshot = get_breaker("ratelimit").snapshot()
+    assert snapshot.state.value == "closed"  # a local limit says nothing about Redis
+    assert get_breaker("ratelimit").error_counts().get("pool", 0) == sources.count("memory")
 
 
 @pytest.mark.parametrize(
