@@ -66,8 +66,9 @@ class RedisServer:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if self.client().ping():
-                    return
+                with self.client() as client:  # closed at once, not left to the collector
+                    if client.ping():
+                        return
             except redis.exceptions.BusyLoadingError:
                 pass
             except redis.exceptions.ConnectionError:
