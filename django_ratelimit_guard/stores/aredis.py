@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
@@ -142,22 +141,15 @@ def build_client(cache: dict[str, Any]) -> Any:
     return aredis.Redis.from_url(url, **kwargs)
 
 
-# redis-py < 5.3 wants a command name; later versions warn when given one.
-_NAMED_GET_CONNECTION = (
-    inspect.signature(aredis.ConnectionPool.get_connection).parameters["command_name"].default
-    is inspect.Parameter.empty
-)
-
-
 def lean_pool(client: Any) -> Any | None:
     """The pool of ``client`` when the decision may skip ``client.evalsha`` — its per-argument
-    packing in Python, retry wrapper and per-command observability (as the sync lean path,
-    ``direct.py``) — else None: subclasses, a dedicated connection, Sentinel and other pools,
-    and encodings other than UTF-8 (``packing.py``) keep the client's own ``evalsha``."""
+    packing in Python, retry wrapper, pool checkout and per-command observability (as the sync
+    lean path, ``direct.py``) — else None: subclasses, a dedicated connection, Sentinel and other
+    pools, and encodings other than UTF-8 (``packing.py``) keep the client's own ``evalsha``."""
     if type(client) is not aredis.Redis or getattr(client, "single_connection_client", False):
         return None
     pool: Any = getattr(client, "connection_pool", None)
-    if type(pool) not in (aredis.ConnectionPool, aredis.BlockingConnectionPool):
+    if type(pool) is not aredis.ConnectionPool:
         return None
     if str(pool.connection_kwargs.get("encoding", "utf-8")).lower() not in ("utf-8", "utf8"):
         return None
@@ -214,17 +206,6 @@ class LoopConnections:
             await conn.disconnect(nowait=True)
 
 
-async def _send_packed(pool: Any, command: bytes) -> Any:
-    """One pre-packed command on a connection checked out of ``pool`` (which checks it for a
-    close or unread data first), never retried; socket errors disconnect it before raising."""
-    conn = await (pool.get_connection("EVALSHA") if _NAMED_GET_CONNECTION else pool.get_connection())
-    try:
-        await conn.send_packed_command(command)
-        return await conn.read_response()
-    finally:
-        await pool.release(conn)
-
-
 class AsyncRedisStore:
     """The async twin of ``RedisStore``: same script, same replies, same error classification."""
 
@@ -249,7 +230,7 @@ class AsyncRedisStore:
         client = made.master if isinstance(made, _SentinelMaster) else made
         pool = lean_pool(client)
         lean = None
-        if pool is not None and type(pool) is aredis.ConnectionPool:
+        if pool is not None:
             # Our own connections next to the client's pool, closed with the loop as it is.
             lean = clients.get((id(self), "lean"))
             if lean is None:
@@ -264,22 +245,14 @@ class AsyncRedisStore:
             return []
         client = await self.client()
         lean = self._lean
-        pool = None if lean is not None else lean_pool(client)
         try:
             if lean is not None:  # the command pre-packed, on a connection of our own
                 command = pack_decide(DECIDE_SHA, hits, count, now_ms)
                 try:
                     reply = await lean.send(command)
                 except rexc.NoScriptError:
-                    await client.script_load(DECIDE_LUA)
+                    await client.script_load(DECIDE_LUA)  # not an outage, as below
                     reply = await lean.send(command)
-            elif pool is not None:  # pre-packed, on a connection of the client's (capped) pool
-                command = pack_decide(DECIDE_SHA, hits, count, now_ms)
-                try:
-                    reply = await _send_packed(pool, command)
-                except rexc.NoScriptError:
-                    await client.script_load(DECIDE_LUA)
-                    reply = await _send_packed(pool, command)
             else:
                 args = script_args(hits, count, now_ms)
                 try:

@@ -204,8 +204,9 @@ async def test_more_concurrent_decisions_than_max_connections_are_a_pool_error_n
         lambda aredis: aredis.Redis(encoding="latin-1"),
         lambda aredis: type("Sub", (aredis.Redis,), {})(),
         lambda aredis: aredis.Redis(connection_pool=type("Pool", (aredis.ConnectionPool,), {})()),
+        lambda aredis: aredis.Redis(connection_pool=aredis.BlockingConnectionPool()),
     ],
-    ids=["single-connection", "latin-1", "subclass", "custom-pool"],
+    ids=["single-connection", "latin-1", "subclass", "custom-pool", "blocking-pool"],
 )
 def test_other_async_clients_keep_their_own_evalsha(make):
     import redis.asyncio as aredis
