@@ -130,13 +130,6 @@ class RedisStore(SyncClientStore):
             self._client = get_redis_connection(self.scope)
         return self._client
 
-    def evalsha(self, args: list[Any]) -> Any:
-        """``EVALSHA *args`` the fastest way that keeps redis-py's semantics (``direct.py``)."""
-        run = self._evalsha
-        if run is None:
-            run = self._evalsha = evalsha_for(self.client)
-        return run(args)
-
     def close(self) -> None:
         """Close the lean path's connections (the client's own pool is django-redis's)."""
         close = getattr(self._evalsha, "close", None)
