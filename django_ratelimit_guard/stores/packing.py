@@ -25,11 +25,15 @@ def bulk(value: str | int) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(raw), raw)
 
 
+def hit_argv(hit: Hit) -> tuple[str, int, int, int, int]:
+    """A hit's five ARGV values, as ``lua/decide.lua`` reads them (here and in ``script_args``)."""
+    return (hit.algorithm.code, hit.limit, hit.window_ms, hit.cost, 1 if hit.block else 0)
+
+
 @functools.lru_cache(maxsize=8192)
 def _pieces(hit: Hit) -> tuple[bytes, bytes]:
-    """A hit's KEYS piece and its ARGV piece (see the argument layout in lua/decide.lua)."""
-    argv = (hit.algorithm.code, hit.limit, hit.window_ms, hit.cost, 1 if hit.block else 0)
-    return bulk(hit.key), b"".join(bulk(value) for value in argv)
+    """A hit's KEYS piece and its ARGV piece."""
+    return bulk(hit.key), b"".join(bulk(value) for value in hit_argv(hit))
 
 
 @functools.lru_cache(maxsize=64)

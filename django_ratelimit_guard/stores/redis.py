@@ -19,7 +19,7 @@ from django_ratelimit_guard import metrics
 from django_ratelimit_guard.algorithms import Hit, Verdict
 from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.stores.direct import Evalsha, evalsha_for
-from django_ratelimit_guard.stores.packing import pack_decide
+from django_ratelimit_guard.stores.packing import hit_argv, pack_decide
 
 DECIDE_LUA = resources.files("django_ratelimit_guard.stores").joinpath("lua/decide.lua").read_text()
 DECIDE_SHA = hashlib.sha1(DECIDE_LUA.encode(), usedforsecurity=False).hexdigest()
@@ -68,7 +68,7 @@ def script_args(hits: Sequence[Hit], count: bool, now_ms: int | None) -> list[An
     args.append("" if now_ms is None else now_ms)
     args.append(1 if count else 0)
     for hit in hits:
-        args += (hit.algorithm.code, hit.limit, hit.window_ms, hit.cost, 1 if hit.block else 0)
+        args += hit_argv(hit)
     return args
 
 
