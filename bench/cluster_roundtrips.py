@@ -62,10 +62,10 @@ def main() -> None:
         from django_redis import get_redis_connection
 
         from django_ratelimit_guard import check, get_usage
-        from django_ratelimit_guard.algorithms import Hit
-        from django_ratelimit_guard.conf import guard_settings
-        from django_ratelimit_guard.guard import redis_store
-        from django_ratelimit_guard.limiter import storage_key
+        from django_ratelimit_guard.core.algorithms import Hit
+        from django_ratelimit_guard.conf.settings import guard_settings
+        from django_ratelimit_guard.engine.decide import redis_store
+        from django_ratelimit_guard.engine.limiter import storage_key
         from django_ratelimit_guard.stores.redis import DECIDE_SHA, script_args
 
         rf = RequestFactory()

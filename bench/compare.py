@@ -179,7 +179,7 @@ def outage_behaviour(peers: list[_peers.Peer]) -> dict[str, tuple[str, ...]]:
 
 
 def reset_guard() -> None:
-    from django_ratelimit_guard.breaker import all_breakers
+    from django_ratelimit_guard.engine.breaker import all_breakers
 
     for breaker in all_breakers().values():
         breaker.reset()

@@ -41,7 +41,7 @@ def main(rounds: int) -> None:
         import logging
 
         logging.getLogger("django_ratelimit_guard").setLevel(logging.WARNING)  # quiet table
-        from django_ratelimit_guard import fleet
+        from django_ratelimit_guard.ops import fleet
 
         rows = []
         for poll in POLLS:
@@ -68,7 +68,7 @@ def main(rounds: int) -> None:
         for poll, action, delays in rows:
             print(f"{poll:>12g}  {action:<10}  {statistics.median(delays):>10.3f}  {max(delays):>8.3f}")
 
-        from django_ratelimit_guard import fleet_poll
+        from django_ratelimit_guard.ops import fleet_poll
 
         fleet_poll.poll()  # the first call may start the thread; time the steady state
         n = 200_000

@@ -52,7 +52,7 @@ def child(n: int, policies: int) -> None:
         def packed(self, command: bytes) -> list[int]:
             return reply
 
-    store = guard.redis_store()
+    store = decide.redis_store()
     store._evalsha = Stub()  # type: ignore[union-attr]
     (request,) = _peers.make_requests(1)
     names = ("p0", "p1", "p2")[:policies]

@@ -63,7 +63,7 @@ def main() -> None:
         _peers.RATES = HUGE
         _peers.configure(server.url)
         from django_ratelimit_guard import check, guard, limiter, registry
-        from django_ratelimit_guard.conf import guard_settings
+        from django_ratelimit_guard.conf.settings import guard_settings
         from django_ratelimit_guard.stores.redis import DECIDE_LUA, DECIDE_SHA, script_args
 
         try:
@@ -84,7 +84,7 @@ def main() -> None:
         three = [registry.get_policy(name) for name in ("p0", "p1", "p2")]
         hits3 = [p.hit for p in limiter.plan(request, three, config)]
         args1 = [DECIDE_SHA, 1, *script_args(hits, True, None)]
-        store = guard.redis_store()
+        store = decide.redis_store()
         lean = evalsha_for(raw)
         floor_args = [floor_sha, 1, "f", 60_000]
         layers = {
@@ -92,7 +92,7 @@ def main() -> None:
             "floor script on the lean path (stores/direct.py)": lambda: lean(floor_args),
             "decide.lua through redis-py's evalsha": lambda: raw.evalsha(*args1),
             "RedisStore.hit_many (lean path, metrics)": lambda: store.hit_many(hits),
-            "+ breaker: guard.decide": lambda: guard.decide(planned),
+            "+ breaker: decide.decide": lambda: decide.decide(planned),
             "+ plan, decisions, observers: limiter.decide": lambda: limiter.decide(request, one),
             "check(request, 'p0')": lambda: check(request, "p0"),
             "RedisStore.hit_many, three hits": lambda: store.hit_many(hits3),

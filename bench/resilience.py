@@ -74,11 +74,11 @@ def main() -> None:
 def run(server: RedisServer) -> list[tuple[str, str, str]]:
     from django_redis import get_redis_connection
 
-    from django_ratelimit_guard import guard
-    from django_ratelimit_guard.algorithms import Algorithm, Hit
-    from django_ratelimit_guard.breaker import get_breaker
-    from django_ratelimit_guard.conf import guard_settings, reset_all
-    from django_ratelimit_guard.rates import Rate
+    from django_ratelimit_guard.engine import decide
+    from django_ratelimit_guard.core.algorithms import Algorithm, Hit
+    from django_ratelimit_guard.engine.breaker import get_breaker
+    from django_ratelimit_guard.conf.settings import guard_settings, reset_all
+    from django_ratelimit_guard.core.rates import Rate
     from django_ratelimit_guard.stores.memory import MemoryStore, fallback_store
 
     rows: list[tuple[str, str, str]] = []
@@ -101,10 +101,10 @@ def run(server: RedisServer) -> list[tuple[str, str, str]]:
             rate,
         )
     ]
-    healthy = per_call(lambda: guard.decide(planned), 1000)
+    healthy = per_call(lambda: decide.decide(planned), 1000)
     rows.append(("decision, healthy Redis", us(healthy), f"{healthy / rtt:.2f}x RTT"))
     get_breaker("ratelimit").force_open("bench")
-    forced_open = per_call(lambda: guard.decide(planned), 20_000)
+    forced_open = per_call(lambda: decide.decide(planned), 20_000)
     rows.append(("decision, breaker open (memory)", us(forced_open), ""))
     rows.append(("  ratio open / healthy", f"{forced_open / healthy:.3f}x", "≤ 0.10x"))
     get_breaker("ratelimit").reset()
@@ -157,7 +157,7 @@ def run(server: RedisServer) -> list[tuple[str, str, str]]:
             rate,
         )
     ]
-    guard.decide(planned_outage)  # connected
+    decide.decide(planned_outage)  # connected
     breaker = get_breaker("ratelimit")
     server.freeze()
     latencies: list[float] = []
@@ -166,7 +166,7 @@ def run(server: RedisServer) -> list[tuple[str, str, str]]:
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline and len(latencies) < 50_000:
             start = time.perf_counter()
-            guard.decide(planned_outage)
+            decide.decide(planned_outage)
             latencies.append(time.perf_counter() - start)
             if opened_at_index is None and breaker.state.value == "open":
                 opened_at_index = len(latencies)

@@ -58,7 +58,7 @@ def main() -> None:
         from django.test import RequestFactory
 
         from django_ratelimit_guard import signing
-        from django_ratelimit_guard.signing_middleware import SignedRequestMiddleware, verify
+        from django_ratelimit_guard.signing.middleware import SignedRequestMiddleware, verify
 
         factory = RequestFactory()
         counter = itertools.count()

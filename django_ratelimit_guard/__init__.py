@@ -1,15 +1,34 @@
-"""django-ratelimit-guard: rate limits that stay correct, and keep the site up, when Redis fails."""
+"""django-ratelimit-guard: rate limits that stay correct, and keep the site up, when Redis fails.
+
+The public API, in one place::
+
+    from django_ratelimit_guard import rate_limit, check, acheck, get_usage, aget_usage, reset
+    from django_ratelimit_guard import Decision, Result, Policy, RateLimited, GuardError, ...
+
+Everything here is imported lazily, so that importing the package (from settings.py, say) never
+touches Django's settings. ``docs/architecture.md`` shows the packages behind it.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActionError",
+    "ConfigError",
     "Decision",
+    "GuardError",
+    "Policy",
+    "RateError",
     "RateLimited",
     "Result",
+    "SignatureError",
+    "StoreClosedError",
+    "StoreError",
+    "StoreUnavailable",
     "acheck",
     "aget_usage",
     "check",
@@ -20,22 +39,37 @@ __all__ = [
 
 if TYPE_CHECKING:
     from django_ratelimit_guard.api import acheck, aget_usage, check, get_usage, reset
-    from django_ratelimit_guard.decisions import Decision, Result
+    from django_ratelimit_guard.core.decisions import Decision, Result
+    from django_ratelimit_guard.core.policies import Policy
     from django_ratelimit_guard.decorators import rate_limit
-    from django_ratelimit_guard.exceptions import RateLimited
+    from django_ratelimit_guard.exceptions import (
+        ActionError,
+        ConfigError,
+        GuardError,
+        RateError,
+        RateLimited,
+        SignatureError,
+        StoreClosedError,
+        StoreError,
+        StoreUnavailable,
+    )
 
+_EXCEPTIONS = (
+    "ActionError ConfigError GuardError RateError RateLimited SignatureError StoreClosedError "
+    "StoreError StoreUnavailable"
+).split()
 _LAZY = {
-    "acheck": "api", "aget_usage": "api", "check": "api", "get_usage": "api", "reset": "api",
-    "Decision": "decisions", "Result": "decisions", "rate_limit": "decorators",
-    "RateLimited": "exceptions",
+    **dict.fromkeys(("acheck", "aget_usage", "check", "get_usage", "reset"), "api"),
+    "Decision": "core.decisions",
+    "Result": "core.decisions",
+    "Policy": "core.policies",
+    "rate_limit": "decorators",
+    **dict.fromkeys(_EXCEPTIONS, "exceptions"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy so that importing the package (e.g. from settings.py) never touches Django settings.
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'django_ratelimit_guard' has no attribute {name!r}")
-    from importlib import import_module
-
     return getattr(import_module(f"django_ratelimit_guard.{module}"), name)

@@ -25,10 +25,11 @@ from django.http import (
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from django_ratelimit_guard import actions, status
-from django_ratelimit_guard.conf import guard_settings
-from django_ratelimit_guard.keys import hash_key_value
-from django_ratelimit_guard.models import BreakerCommand, BreakerEvent, Status
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core.keys import hash_key_value
+from django_ratelimit_guard.exceptions import ActionError
+from django_ratelimit_guard.ops import actions, status
+from django_ratelimit_guard.ops.models import BreakerCommand, BreakerEvent, Status
 
 logger = logging.getLogger("django_ratelimit_guard")
 
@@ -123,7 +124,7 @@ class StatusAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return TemplateResponse(request, "admin/django_ratelimit_guard/confirm.html", context)
         try:
             message = _perform(action, fields, request.user.get_username())
-        except actions.ActionError as exc:
+        except ActionError as exc:
             messages.error(request, str(exc))
         else:
             _log(request, action, fields, message)

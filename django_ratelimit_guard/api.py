@@ -7,10 +7,10 @@ import functools
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
-from django_ratelimit_guard import limiter, registry
-from django_ratelimit_guard.conf import on_reload
-from django_ratelimit_guard.decisions import Result
-from django_ratelimit_guard.policies import Policy
+from django_ratelimit_guard.conf.settings import on_reload
+from django_ratelimit_guard.core.decisions import Result
+from django_ratelimit_guard.core.policies import Policy
+from django_ratelimit_guard.engine import limiter, registry
 
 
 def _policies(names: tuple[str | Policy, ...]) -> tuple[Policy, ...]:

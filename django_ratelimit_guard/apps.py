@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+
+from django_ratelimit_guard import checks  # noqa: F401  (registers the system checks)
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.signing.checks import ensure_signing_ready
 
 
 class RateLimitGuardConfig(AppConfig):
@@ -10,21 +14,16 @@ class RateLimitGuardConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        from django_ratelimit_guard import checks  # noqa: F401  (registers the system checks)
-        from django_ratelimit_guard.conf import guard_settings
-
         # WSGI/ASGI servers never run system checks: fail at startup, listing every problem,
         # rather than with a 500 on the first request.
         guard_settings()
-        from django_ratelimit_guard import signing_checks
+        ensure_signing_ready()  # SignedRequestMiddleware without usable keys
 
-        signing_checks.ensure_signing_ready()  # SignedRequestMiddleware without usable keys
+        # The operations side uses the ORM: importable only once the app registry is ready.
+        from django_ratelimit_guard.ops.install import install
 
-        from django_ratelimit_guard import hooks
-
-        hooks.install()  # metrics, limited-client tracking, persisted breaker events
-
-        from django.apps import apps
+        install()  # metrics, limited-client tracking, persisted breaker events, signals
 
         if apps.is_installed("rest_framework"):
+            # Optional dependency: importing it without DRF installed would fail.
             from django_ratelimit_guard.contrib import rest_framework_checks  # noqa: F401

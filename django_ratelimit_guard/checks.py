@@ -1,34 +1,34 @@
 """System checks. Every id is listed in docs/checks.md; ids are never reused.
 
-Configuration errors come from the same validation ``guard_settings()`` runs (``conf.py``);
-this module adds what only the surrounding project shows: cache options and middleware order.
+Configuration errors come from the same validation ``guard_settings()`` runs (``conf``); this
+module adds what only the surrounding project shows: cache options, middleware order, policies
+that decorators name, and whether the metrics export is reachable unprotected (deploy warnings).
+The signing checks are ``signing/checks.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
+from django.urls import get_resolver
 
-from django_ratelimit_guard.checks_registry import Problem, error, warning
+from django_ratelimit_guard.conf.settings import build_settings
+from django_ratelimit_guard.core.problems import Problem, error, to_message, warning
+from django_ratelimit_guard.engine import registry
 
 MIDDLEWARE_PATH = "django_ratelimit_guard.middleware.RateLimitMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 MAX_SOCKET_TIMEOUT = 0.5
-
-
-def to_message(problem: Problem) -> checks.CheckMessage:
-    kind = checks.Error if problem.is_error else checks.Warning
-    return kind(problem.msg, hint=problem.hint or None, id=problem.id)
+PROMETHEUS_EXPORT_VIEW = ("django_prometheus.exports", "ExportToDjangoView")
+OUR_METRICS_VIEW = ("django_ratelimit_guard.views", "metrics")
 
 
 @checks.register("ratelimit_guard")
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from django_ratelimit_guard.conf import build_settings
-
     built, problems = build_settings(getattr(settings, "RATELIMIT_GUARD", {}))
     messages = [to_message(p) for p in problems]
     if built is None:
@@ -75,10 +75,6 @@ def middleware_problems(policies: Any) -> list[Problem]:
 
 
 def referenced_policy_problems(policies: Any) -> list[Problem]:
-    from django.urls import get_resolver
-
-    from django_ratelimit_guard import registry
-
     try:
         _ = get_resolver().url_patterns  # imports the views, so their decorators register names
     except Exception:
@@ -86,3 +82,53 @@ def referenced_policy_problems(policies: Any) -> list[Problem]:
     unknown = sorted(registry.referenced_names - set(policies))
     return [error(19, f"@rate_limit({name!r}) names a policy that RATELIMIT_GUARD['POLICIES'] does not define.",
                   "Add it to POLICIES, or declare it inline: @rate_limit(rate='5/m', ...).") for name in unknown]
+
+
+def _callbacks(patterns: Sequence[Any]) -> Iterator[Any]:
+    for pattern in patterns:
+        nested = getattr(pattern, "url_patterns", None)
+        if nested is not None:
+            yield from _callbacks(nested)
+        else:
+            yield getattr(pattern, "callback", None)
+
+
+def _is_view(callback: Any, where: tuple[str, str]) -> bool:
+    callback = getattr(callback, "__wrapped__", callback)
+    return (getattr(callback, "__module__", None), getattr(callback, "__name__", None)) == where
+
+
+def metrics_exposure_problems() -> list[Problem]:
+    try:
+        callbacks = list(_callbacks(get_resolver().url_patterns))
+    except Exception:  # Django's own URL checks report a broken URLconf
+        return []
+    problems = []
+    if any(_is_view(c, PROMETHEUS_EXPORT_VIEW) for c in callbacks):
+        problems.append(warning(
+            20,
+            "django-prometheus's ExportToDjangoView is routed in the URLconf: it serves every "
+            "metric to anyone who can reach it, with no address or token check.",
+            "Remove `path('', include('django_prometheus.urls'))` and route "
+            "`include('django_ratelimit_guard.urls')` instead; it serves the same registry behind "
+            "RATELIMIT_GUARD['METRICS'] ALLOWED_CIDRS / BEARER_TOKEN.",
+        ))
+    if any(_is_view(c, OUR_METRICS_VIEW) for c in callbacks):
+        built, _ = build_settings(getattr(settings, "RATELIMIT_GUARD", {}))
+        if built is not None and not built.metrics.allowed_cidrs and not built.metrics.bearer_token:
+            problems.append(warning(
+                21,
+                "The ratelimit_guard metrics view is routed with neither "
+                "METRICS['ALLOWED_CIDRS'] nor METRICS['BEARER_TOKEN'] set: anyone who can reach "
+                "it can read the metrics.",
+                "Set RATELIMIT_GUARD['METRICS']['BEARER_TOKEN'] (from the environment) and/or "
+                "ALLOWED_CIDRS to your scraper's network.",
+            ))
+    return problems
+
+
+@checks.register("ratelimit_guard", deploy=True)
+def check_metrics_exposure(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    return [to_message(p) for p in metrics_exposure_problems()]

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
 
-from django_ratelimit_guard import limiter, registry
+from django_ratelimit_guard.core.policies import POLICY_FIELDS
+from django_ratelimit_guard.engine import limiter, registry
 from django_ratelimit_guard.exceptions import RateLimited
-from django_ratelimit_guard.policies import POLICY_FIELDS
 from django_ratelimit_guard.responses import DECIDED_ATTR, add_headers, record, rejection_response
 
 POLICIES_ATTR = "_rate_limit_guard_policies"

@@ -1,5 +1,6 @@
 """Middleware: ``RateLimitMiddleware`` (path policies, plus the decorated view's policies, all in
-one round trip) and ``SignedRequestMiddleware`` (HMAC request signing, see ``signing.py``)."""
+one round trip), and the documented import path of ``SignedRequestMiddleware`` (HMAC request
+signing, ``signing/middleware.py``)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, URLResolver, get_resolver
 
-from django_ratelimit_guard import limiter, registry
-from django_ratelimit_guard.conf import guard_settings
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.decorators import POLICIES_ATTR, named_policy
+from django_ratelimit_guard.engine import limiter, registry
 from django_ratelimit_guard.exceptions import RateLimited
-from django_ratelimit_guard.policies import Policy
 from django_ratelimit_guard.responses import add_headers, record, rejection_response
+from django_ratelimit_guard.signing.middleware import SignedRequestMiddleware
 
 GetResponse = Callable[[HttpRequest], Any]
 
@@ -108,4 +110,6 @@ class RateLimitMiddleware:
         if isinstance(exception, RateLimited):
             return rejection_response(request, exception.decision)
         return None
-from django_ratelimit_guard.signing_middleware import SignedRequestMiddleware  # noqa: E402, F401
+
+
+__all__ = ["RateLimitMiddleware", "SignedRequestMiddleware", "request_policies", "view_policy_names"]

@@ -8,8 +8,8 @@ import math
 
 from django.http import HttpRequest, HttpResponse
 
-from django_ratelimit_guard.conf import guard_settings
-from django_ratelimit_guard.decisions import Decision, Result
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core.decisions import Decision, Result
 from django_ratelimit_guard.exceptions import RateLimited
 
 #: Attribute under which the middleware records which policies it already decided.

@@ -16,8 +16,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from django_ratelimit_guard.conf import MetricsSettings, guard_settings
-from django_ratelimit_guard.keys import parse_ip
+from django_ratelimit_guard.conf.sections import MetricsSettings
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core.keys import parse_ip
 
 BEARER = "Bearer "
 

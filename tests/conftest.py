@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from django_ratelimit_guard.conf import reset_all
+from django_ratelimit_guard.conf.settings import reset_all
+from django_ratelimit_guard.core.bus import Topic
 from tests.redis_servers import RedisServer
 
 # No fleet poller thread in the test process, even where a test replaces RATELIMIT_GUARD whole
@@ -39,6 +41,20 @@ def redis(settings, redis_server: RedisServer):  # type: ignore[no-untyped-def]
     settings.CACHES = {**settings.CACHES, "ratelimit": redis_cache(redis_server.url)}
     yield redis_server
     reset_all()
+
+
+@pytest.fixture
+def subscribe() -> Iterator[Callable[[Topic[Any], Callable[..., Any]], None]]:
+    """``subscribe(bus.topic, fn)``: subscribe ``fn`` for this test only."""
+    added: list[tuple[Topic[Any], Callable[..., Any]]] = []
+
+    def add(topic: Topic[Any], fn: Callable[..., Any]) -> None:
+        topic.subscribe(fn)
+        added.append((topic, fn))
+
+    yield add
+    for topic, fn in added:
+        topic.unsubscribe(fn)
 
 
 @pytest.fixture(autouse=True)

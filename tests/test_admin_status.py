@@ -7,8 +7,8 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from django_ratelimit_guard import top_clients
-from django_ratelimit_guard.keys import hash_key_value
+from django_ratelimit_guard.ops import top_clients
+from django_ratelimit_guard.core.keys import hash_key_value
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +123,7 @@ def test_limited_client_is_listed_by_hash_and_safe_label(viewer, client, redis):
     for _ in range(4):
         client.post("/login/", REMOTE_ADDR="203.0.113.9")
     html = viewer.get(reverse(STATUS)).content.decode()
-    from django_ratelimit_guard.conf import guard_settings
+    from django_ratelimit_guard.conf.settings import guard_settings
 
     digest = hash_key_value("203.0.113.9", guard_settings().key_secret)
     assert f"<code>{digest}</code>" in html
@@ -182,7 +182,7 @@ def test_confirmed_reset_client_unblocks_it_and_is_logged(operator, client, redi
 
 
 def test_reset_client_by_digest_from_the_most_limited_list(operator, client, redis):
-    from django_ratelimit_guard.conf import guard_settings
+    from django_ratelimit_guard.conf.settings import guard_settings
 
     for _ in range(4):
         client.post("/login/", REMOTE_ADDR="198.51.100.5")
@@ -221,7 +221,7 @@ def test_actions_are_csrf_protected(redis):
 
 
 def test_force_open_then_reset_breaker_from_the_page(operator, redis):
-    from django_ratelimit_guard.breaker import get_breaker
+    from django_ratelimit_guard.engine.breakers import get_breaker
 
     response = operator.post(
         action_url("force-open"), {"scope": "ratelimit", "reason": "upgrade", "confirm": "yes"}
@@ -245,7 +245,7 @@ def test_unknown_breaker_scope_is_reported(operator, redis):
 
 
 def test_clear_fallback_store_empties_it(operator, redis):
-    from django_ratelimit_guard.algorithms import Algorithm, Hit
+    from django_ratelimit_guard.core.algorithms import Algorithm, Hit
     from django_ratelimit_guard.stores.memory import fallback_store
 
     fallback_store().hit_many([Hit("k1", Algorithm.FIXED_WINDOW, 5, 60_000, 1, True)])
@@ -257,7 +257,7 @@ def test_clear_fallback_store_empties_it(operator, redis):
 
 
 def test_page_is_served_without_redis_while_the_breaker_is_open(viewer, client, settings, redis):
-    from django_ratelimit_guard.breaker import get_breaker
+    from django_ratelimit_guard.engine.breakers import get_breaker
 
     redis.stop()
     try:

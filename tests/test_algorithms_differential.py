@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.algorithms import Algorithm, Hit, State, decide_many
+from django_ratelimit_guard.core.algorithms import Algorithm, Hit, State, decide_many
 from django_ratelimit_guard.stores.redis import RedisStore
 
 T0 = 1_700_000_000_000  # a realistic epoch in ms, so float precision is exercised

@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
 from django_ratelimit_guard import acheck, check, get_usage, reset
-from django_ratelimit_guard.algorithms import Algorithm, Hit
+from django_ratelimit_guard.core.algorithms import Algorithm, Hit
 from django_ratelimit_guard.exceptions import StoreUnavailable
 from django_ratelimit_guard.signals import request_limited
 from django_ratelimit_guard.stores.redis import RedisStore

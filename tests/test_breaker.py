@@ -8,14 +8,10 @@ import threading
 import pytest
 
 from django_ratelimit_guard import signals
-from django_ratelimit_guard.breaker import (
-    BreakerState,
-    CircuitBreaker,
-    add_global_listener,
-    all_breakers,
-    get_breaker,
-)
-from django_ratelimit_guard.conf import BreakerSettings
+from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.engine.breaker import BreakerState, CircuitBreaker
+from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
+from django_ratelimit_guard.conf.sections import BreakerSettings
 
 CLOSED, HALF_OPEN, OPEN = BreakerState.CLOSED, BreakerState.HALF_OPEN, BreakerState.OPEN
 
@@ -318,10 +314,10 @@ def test_snapshot_reports_wall_clock_times(clock):
     assert snapshot.open_count == 1
 
 
-def test_every_transition_reaches_listeners_signal_and_log(clock, caplog):
+def test_every_transition_reaches_subscribers_signal_and_log(clock, caplog, subscribe):
     breaker = make(clock)
     seen: list[tuple[str, BreakerState, BreakerState]] = []
-    breaker.add_listener(lambda scope, old, new, reason: seen.append((scope, old, new)))
+    subscribe(bus.breaker_transition, lambda scope, old, new, reason: seen.append((scope, old, new)))
     signalled: list[tuple[str, str, str]] = []
 
     def receiver(sender, scope, old, new, **kwargs):  # type: ignore[no-untyped-def]
@@ -350,15 +346,16 @@ def test_every_transition_reaches_listeners_signal_and_log(clock, caplog):
     ]
 
 
-def test_a_failing_listener_does_not_break_the_breaker(clock):
+def test_a_failing_subscriber_does_not_break_the_breaker(clock, subscribe, caplog):
     breaker = make(clock)
 
     def broken(*args: object) -> None:
         raise RuntimeError("boom")
 
-    breaker.add_listener(broken)
+    subscribe(bus.breaker_transition, broken)
     fail(breaker, 3)
     assert breaker.state is OPEN
+    assert any("subscriber failed" in r.getMessage() for r in caplog.records)
 
 
 def test_registry_builds_one_breaker_per_scope_from_settings(settings):
@@ -370,10 +367,10 @@ def test_registry_builds_one_breaker_per_scope_from_settings(settings):
     assert set(all_breakers()) == {"ratelimit", "other"}
 
 
-def test_global_listeners_reach_existing_and_future_breakers():
+def test_subscribers_hear_existing_and_future_breakers(subscribe):
     seen: list[str] = []
     existing = get_breaker("one")
-    add_global_listener(lambda scope, old, new, reason: seen.append(scope))
+    subscribe(bus.breaker_transition, lambda scope, old, new, reason: seen.append(scope))
     future = get_breaker("two")
     existing.force_open()
     future.force_open()
@@ -381,7 +378,7 @@ def test_global_listeners_reach_existing_and_future_breakers():
 
 
 def test_environment_variables_tune_the_breaker(monkeypatch):
-    from django_ratelimit_guard.conf import reset_all
+    from django_ratelimit_guard.conf.settings import reset_all
 
     monkeypatch.setenv("RATELIMIT_GUARD_BREAKER_RESET_TIMEOUT", "0.25")
     reset_all()

@@ -16,7 +16,9 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from django_ratelimit_guard.breaker import BreakerState, add_global_listener, get_breaker
+from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.engine.breaker import BreakerState
+from django_ratelimit_guard.engine.breakers import get_breaker
 from tests.conftest import redis_cache
 from tests.redis_servers import RedisServer
 from tests.slow_proxy import SlowProxy
@@ -247,9 +249,9 @@ def test_restarted_redis_loses_its_scripts_and_recovers(server):
     assert {o.source for o in after.outcomes} <= {"redis", None}
 
 
-def test_flapping_redis_is_held_off_by_backoff(server):
+def test_flapping_redis_is_held_off_by_backoff(server, subscribe):
     transitions: list[tuple[str, BreakerState, BreakerState]] = []
-    add_global_listener(lambda scope, old, new, reason: transitions.append((scope, old, new)))
+    subscribe(bus.breaker_transition, lambda scope, old, new, reason: transitions.append((scope, old, new)))
     stop = threading.Event()
 
     def flap() -> None:

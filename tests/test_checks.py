@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_ratelimit_guard.apps import RateLimitGuardConfig
 from django_ratelimit_guard.checks import check_settings
-from django_ratelimit_guard.conf import guard_settings
+from django_ratelimit_guard.conf.settings import guard_settings
 
 
 def ids(settings_value, settings):
@@ -131,7 +131,7 @@ def test_app_ready_raises_improperly_configured_listing_every_problem(settings):
 
 
 def test_decorator_naming_an_unknown_policy_is_a_check_error(settings):
-    from django_ratelimit_guard import registry
+    from django_ratelimit_guard.engine import registry
 
     registry.referenced_names.add("ghost")
     try:

@@ -97,7 +97,7 @@ def test_missing_subcommand_is_a_usage_error():
 
 
 def test_reset_breaker_closes_a_forced_open_breaker(redis):
-    from django_ratelimit_guard.breaker import get_breaker
+    from django_ratelimit_guard.engine.breakers import get_breaker
 
     get_breaker("ratelimit").force_open("test")
     code, out = run("reset-breaker", "ratelimit")

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.decisions import Decision, Result, new_decision
+from django_ratelimit_guard.core.decisions import Decision, Result, new_decision
 
 _fields = st.tuples(
     st.text(max_size=20),

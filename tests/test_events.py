@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
 
-from django_ratelimit_guard import events
+from django_ratelimit_guard.ops import events
 from django_ratelimit_guard.models import BreakerEvent
 
 pytestmark = pytest.mark.django_db

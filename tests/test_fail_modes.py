@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from django.test import AsyncClient
 
-from django_ratelimit_guard import guard
-from django_ratelimit_guard.breaker import BreakerState, get_breaker
+from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.engine import decide
+from django_ratelimit_guard.engine.breaker import BreakerState
+from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.stores.memory import fallback_store
 from django_ratelimit_guard.stores.redis import RedisStore
@@ -117,8 +119,8 @@ def test_script_errors_fall_back_without_opening_the_breaker(client, guarded, mo
 def test_a_request_denied_by_a_closed_policy_consumes_no_memory_budget(guarded):
     from django.test import RequestFactory
 
-    from django_ratelimit_guard import limiter
-    from django_ratelimit_guard.conf import guard_settings
+    from django_ratelimit_guard.engine import limiter
+    from django_ratelimit_guard.conf.settings import guard_settings
 
     get_breaker("ratelimit").force_open()
     policies = guard_settings().policies
@@ -208,9 +210,9 @@ async def test_async_views_use_the_same_fail_modes(guarded):
     assert (await client.post("/login/")).status_code == 503
 
 
-def test_store_error_listeners_hear_outages(guarded, monkeypatch, client):
+def test_store_error_subscribers_hear_outages(guarded, monkeypatch, client, subscribe):
     seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(guard, "error_listeners", [lambda scope, kind: seen.append((scope, kind))])
+    subscribe(bus.store_error, lambda scope, kind: seen.append((scope, kind)))
     outage(monkeypatch)
     client.get("/api/items/")
     assert seen == [("ratelimit", "connection")]

@@ -13,10 +13,10 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from django_ratelimit_guard import fleet, fleet_poll
-from django_ratelimit_guard.algorithms import Algorithm, Hit
-from django_ratelimit_guard.breaker import _forget_breakers, get_breaker
-from django_ratelimit_guard.conf import build_settings
+from django_ratelimit_guard.ops import fleet, fleet_poll
+from django_ratelimit_guard.core.algorithms import Algorithm, Hit
+from django_ratelimit_guard.engine.breakers import forget_breakers, get_breaker
+from django_ratelimit_guard.conf.settings import build_settings
 from django_ratelimit_guard.models import BreakerCommand
 from django_ratelimit_guard.stores.memory import fallback_store
 
@@ -33,7 +33,7 @@ def state(scope: str = "ratelimit") -> str:
 
 def new_process() -> None:
     """What a freshly started worker knows: no breakers, no applied command."""
-    _forget_breakers()
+    forget_breakers()
     fleet.forget()
 
 

@@ -89,16 +89,16 @@ async def test_async_middleware_applies_path_policies(redis):
 
 
 def test_long_key_values_are_counted_but_not_pinned_in_the_key_cache(redis, settings):
-    from django_ratelimit_guard import limiter
+    from django_ratelimit_guard.engine import plan
 
     policies(settings, key="header:X-Api-Key")
-    limiter._cached_storage_key.cache_clear()
-    limiter._static_hit.cache_clear()
+    plan._cached_storage_key.cache_clear()
+    plan._static_hit.cache_clear()
     long_value = "k" * 5000
     assert check(rf.get("/", HTTP_X_API_KEY=long_value), "p").allowed
     assert not check(rf.get("/", HTTP_X_API_KEY=long_value), "p").allowed
-    assert limiter._cached_storage_key.cache_info().currsize == 0
-    assert limiter._static_hit.cache_info().currsize == 0
+    assert plan._cached_storage_key.cache_info().currsize == 0
+    assert plan._static_hit.cache_info().currsize == 0
 
 
 def test_a_key_that_several_policies_share_is_resolved_once_per_request(redis, settings, monkeypatch):

@@ -7,8 +7,8 @@ from django.test import RequestFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.conf import ClientIPSettings
-from django_ratelimit_guard.keys import UNKNOWN_IP, client_ip, hash_key_value, parse_ip
+from django_ratelimit_guard.core.keys import ClientIPSettings
+from django_ratelimit_guard.core.keys import UNKNOWN_IP, client_ip, hash_key_value, parse_ip
 
 rf = RequestFactory()
 PROXIES = ClientIPSettings(
@@ -109,7 +109,7 @@ def test_hashing_is_keyed_so_redis_holds_no_guessable_digest():
 
 
 def test_huge_forwarded_headers_are_not_pinned_in_the_address_cache():
-    from django_ratelimit_guard import keys
+    from django_ratelimit_guard.core import keys
 
     keys._bucket.cache_clear()
     chain = ", ".join(f"198.51.100.{i % 250}" for i in range(200)) + ", 203.0.113.7"

@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_lates
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 
-from django_ratelimit_guard import events, metrics
-from django_ratelimit_guard.breaker import get_breaker
+from django_ratelimit_guard.ops import events, metrics
+from django_ratelimit_guard.engine.breakers import get_breaker
 from tests.conftest import redis_cache
 from tests.redis_servers import free_port
 

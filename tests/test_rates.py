@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.rates import MAX_LIMIT, MAX_WINDOW, Rate, RateError, parse_rate
+from django_ratelimit_guard.core.rates import MAX_LIMIT, MAX_WINDOW, Rate, RateError, parse_rate
 
 GRAMMAR = re.compile(r"[1-9][0-9]*/([1-9][0-9]*)?[smhd]", re.ASCII)
 UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}

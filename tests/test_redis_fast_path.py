@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.algorithms import Algorithm, Hit
+from django_ratelimit_guard.core.algorithms import Algorithm, Hit
 from django_ratelimit_guard.exceptions import StoreUnavailable
 from django_ratelimit_guard.stores.direct import ThreadConnections, direct_pool, evalsha_for
 from django_ratelimit_guard.stores.redis import RedisStore
@@ -209,11 +209,12 @@ _hits = st.builds(
 )
 def test_a_packed_command_is_byte_for_byte_what_redis_py_would_send(hits, count, now_ms):
     from django_ratelimit_guard.stores.packing import pack_decide
-    from django_ratelimit_guard.stores.redis import DECIDE_SHA, script_args
+    from django_ratelimit_guard.stores.redis import script_args
+    from django_ratelimit_guard.stores.scripts import DECIDE
 
-    args = [DECIDE_SHA, len(hits), *script_args(hits, count, now_ms)]
+    args = [DECIDE.sha, len(hits), *script_args(hits, count, now_ms)]
     expected = b"".join(redis.Connection().pack_command("EVALSHA", *args))
-    assert pack_decide(DECIDE_SHA, hits, count, now_ms) == expected
+    assert pack_decide(DECIDE.sha, hits, count, now_ms) == expected
 
 
 def test_a_connection_with_another_encoding_gets_plain_arguments(redis_server):
@@ -288,13 +289,13 @@ def test_close_closes_every_threads_connection_and_a_later_call_reconnects(redis
 
 
 def test_a_settings_reload_closes_the_discarded_stores_connections(redis, settings):
-    from django_ratelimit_guard import guard
+    from django_ratelimit_guard.engine import decide
 
-    store = guard.redis_store()
+    store = decide.redis_store()
     assert isinstance(store, RedisStore)
     store.hit_many([sliding("rlg:{c3}:p:sw")])
     conn = store._evalsha.connection()  # type: ignore[union-attr]
     assert conn._sock is not None
     settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD}  # a reload builds new stores
     assert conn._sock is None
-    assert guard.redis_store() is not store
+    assert decide.redis_store() is not store

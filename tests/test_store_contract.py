@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from django_ratelimit_guard.algorithms import Algorithm, Hit
+from django_ratelimit_guard.core.algorithms import Algorithm, Hit
 from django_ratelimit_guard.stores.memory import MemoryStore
 from django_ratelimit_guard.stores.redis import RedisStore
 

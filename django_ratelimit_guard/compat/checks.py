@@ -9,7 +9,11 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+from django_ratelimit_guard.compat.counting import cache_alias, is_django_redis, uses_engine
+from django_ratelimit_guard.compat.middleware import ratelimit_view
 
 SUPPORTED_CACHE_BACKENDS = [
     "django.core.cache.backends.memcached.PyMemcacheCache",
@@ -33,8 +37,6 @@ def check_compat(
 
 
 def cache_messages() -> list[checks.CheckMessage]:
-    from django_ratelimit_guard.compat._counting import _is_django_redis, cache_alias, uses_engine
-
     alias = cache_alias()
     caches = getattr(settings, "CACHES", None)
     if not caches:
@@ -64,7 +66,7 @@ def cache_messages() -> list[checks.CheckMessage]:
                 id="ratelimit_guard.E063",
             )
         )
-    if backend not in SUPPORTED_CACHE_BACKENDS and not _is_django_redis(str(backend)):
+    if backend not in SUPPORTED_CACHE_BACKENDS and not is_django_redis(str(backend)):
         messages.append(
             checks.Warning(
                 f"The cache backend {backend} is not officially supported "
@@ -72,7 +74,7 @@ def cache_messages() -> list[checks.CheckMessage]:
                 id="ratelimit_guard.W060",
             )
         )
-    if _is_django_redis(str(backend)) and not uses_engine(alias):
+    if is_django_redis(str(backend)) and not uses_engine(alias):
         messages.append(
             checks.Warning(
                 f"RATELIMIT_USE_CACHE {alias!r} is a django-redis cache but not "
@@ -89,10 +91,6 @@ def cache_messages() -> list[checks.CheckMessage]:
 def setting_messages() -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
     if MIDDLEWARE_PATH in (getattr(settings, "MIDDLEWARE", None) or []):
-        from django.core.exceptions import ImproperlyConfigured
-
-        from django_ratelimit_guard.compat.middleware import ratelimit_view
-
         try:
             ratelimit_view()
         except ImproperlyConfigured as exc:

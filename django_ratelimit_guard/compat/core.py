@@ -1,7 +1,7 @@
 """``is_ratelimited`` and ``get_usage``, with django-ratelimit 4.x's arguments and answers.
 
 Keys, rates and group names are derived exactly as django-ratelimit derives them; counting is in
-``_counting.py`` (the atomic engine on the guard's django-redis cache, the Django cache elsewhere).
+``counting.py`` (the atomic engine on the guard's django-redis cache, the Django cache elsewhere).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from django_ratelimit_guard.compat import ALL, UNSAFE
-from django_ratelimit_guard.keys import parse_ip
+from django_ratelimit_guard.compat import ALL, UNSAFE, counting
+from django_ratelimit_guard.core.keys import parse_ip
 
 __all__ = ["get_usage", "is_ratelimited"]
 
@@ -35,7 +35,7 @@ UNKNOWN_IP = "unknown-ip"
 Usage = dict[str, Any]
 
 
-def _split_rate(rate: object) -> tuple[int, int]:
+def split_rate(rate: object) -> tuple[int, int]:
     """``"5/m"`` → ``(5, 60)``; ``"100/10s"`` and ``"100/10"`` → ``(100, 10)``; tuples pass."""
     if isinstance(rate, tuple):
         if len(rate) != 2 or not all(
@@ -202,14 +202,11 @@ def get_usage(
         rate = import_string(rate)(group, request)
     if rate is None or rate == "":
         return None
-    limit, period = _split_rate(rate)
+    limit, period = split_rate(rate)
     if period <= 0:
         raise ImproperlyConfigured("Ratelimit period must be greater than 0")
     value = _key_value(key, group, request)
-
-    from django_ratelimit_guard.compat import _counting
-
-    return _counting.usage(request, group, limit, period, value, method, increment)
+    return counting.usage(request, group, limit, period, value, method, increment)
 
 
 is_ratelimited.ALL = ALL  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from django_ratelimit_guard.compat import ALL, UNSAFE
-from django_ratelimit_guard.compat.core import _split_rate, check_key, is_ratelimited
+from django_ratelimit_guard.compat.core import split_rate, check_key, is_ratelimited
 from django_ratelimit_guard.compat.exceptions import Ratelimited
 
 __all__ = ["ratelimit"]
@@ -27,7 +27,7 @@ def _validate(key: Any, rate: Any) -> None:
     dotted = isinstance(rate, str) and "." in rate and "/" not in rate
     if rate is None or callable(rate) or dotted:
         return
-    _split_rate(rate)
+    split_rate(rate)
     check_key(key)
 
 

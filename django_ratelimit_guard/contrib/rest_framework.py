@@ -3,7 +3,7 @@
 ``PolicyThrottle`` applies the policies a view names — ``throttle_scope = "api"`` (DRF's own
 convention, read as a policy name) and/or ``rate_limit_policies = ["burst", "sustained"]`` — plus
 the ``policies`` of a throttle subclass. All of them are decided in one round trip through
-:func:`django_ratelimit_guard.limiter.decide`, so fail modes, the breaker and the memory fallback
+:func:`django_ratelimit_guard.engine.limiter.decide`, so fail modes, the breaker and the memory fallback
 behave exactly as for ``@rate_limit`` views.
 
 The result is recorded in ``request.rate_limit`` (the Django request), so ``RateLimitMiddleware``
@@ -23,10 +23,10 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, Throttled
 from rest_framework.throttling import BaseThrottle
 
-from django_ratelimit_guard import limiter, registry
-from django_ratelimit_guard.conf import guard_settings
-from django_ratelimit_guard.decisions import Result
-from django_ratelimit_guard.policies import Policy
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core.decisions import Result
+from django_ratelimit_guard.core.policies import Policy
+from django_ratelimit_guard.engine import limiter, registry
 from django_ratelimit_guard.responses import DECIDED_ATTR, add_headers, record
 
 __all__ = ["PolicyThrottle", "RateLimitHeadersMixin", "RateLimiterUnavailable"]

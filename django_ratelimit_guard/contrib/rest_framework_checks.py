@@ -15,6 +15,9 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from django_ratelimit_guard.contrib.rest_framework import PolicyThrottle
+from django_ratelimit_guard.engine import registry
+
 
 def _views(patterns: Sequence[Any]) -> Iterator[type]:
     for pattern in patterns:
@@ -32,9 +35,6 @@ def _views(patterns: Sequence[Any]) -> Iterator[type]:
 def check_drf_policy_names(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    from django_ratelimit_guard import registry
-    from django_ratelimit_guard.contrib.rest_framework import PolicyThrottle
-
     try:
         patterns = get_resolver().url_patterns
     except Exception:

@@ -23,16 +23,14 @@ from urllib.parse import urlparse
 
 import redis.asyncio as aredis
 import redis.exceptions as rexc
+from django.conf import settings
+from redis.asyncio.sentinel import Sentinel
 
-from django_ratelimit_guard.algorithms import Hit, Verdict
+from django_ratelimit_guard.core.algorithms import Hit, Verdict
+from django_ratelimit_guard.stores import scripts
+from django_ratelimit_guard.stores.errors import REDIS_ERRORS, store_error
 from django_ratelimit_guard.stores.packing import pack_decide
-from django_ratelimit_guard.stores.redis import (
-    DECIDE_LUA,
-    DECIDE_SHA,
-    RedisStore,
-    parse_reply,
-    script_args,
-)
+from django_ratelimit_guard.stores.redis import parse_reply, script_args
 
 DEFAULT_CLIENT = "django_redis.client.DefaultClient"
 SENTINEL_CLIENT = "django_redis.client.SentinelClient"
@@ -130,8 +128,6 @@ def build_client(cache: dict[str, Any]) -> Any:
     url = location.split(",")[0].strip()  # django-redis: the first entry is the primary
     kwargs = connection_kwargs(options)
     if mirrorable(cache) == "sentinel":
-        from redis.asyncio.sentinel import Sentinel
-
         parsed = urlparse(url)
         db = int(parsed.path.lstrip("/") or 0)
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
@@ -212,8 +208,6 @@ class AsyncRedisStore:
     def __init__(self, alias: str, cache: dict[str, Any]) -> None:
         self.scope = alias
         self._cache = cache
-        self._errors = RedisStore(alias, client=object())
-
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
         self._lean: LoopConnections | None = None
@@ -245,33 +239,23 @@ class AsyncRedisStore:
             return []
         client = await self.client()
         lean = self._lean
-        try:
-            if lean is not None:  # the command pre-packed, on a connection of our own
-                command = pack_decide(DECIDE_SHA, hits, count, now_ms)
-                try:
-                    reply = await lean.send(command)
-                except rexc.NoScriptError:
-                    await client.script_load(DECIDE_LUA)  # not an outage, as below
-                    reply = await lean.send(command)
-            else:
-                args = script_args(hits, count, now_ms)
-                try:
-                    reply = await client.evalsha(DECIDE_SHA, len(hits), *args)
-                except rexc.NoScriptError:
-                    # Redis restarted or failed over to a replica without the script. Not an outage.
-                    await client.script_load(DECIDE_LUA)
-                    reply = await client.evalsha(DECIDE_SHA, len(hits), *args)
-        except (rexc.RedisError, OSError, asyncio.TimeoutError) as exc:
-            raise self._errors.error(exc) from exc
-        return parse_reply(reply, len(hits))
+        if lean is not None:  # the command pre-packed, on a connection of our own
+            command = pack_decide(scripts.DECIDE.sha, hits, count, now_ms)
 
-    async def areset(self, keys: Sequence[str]) -> None:
-        if not keys:
-            return
+            def send() -> Any:
+                return lean.send(command)
+
+        else:
+            args = script_args(hits, count, now_ms)
+
+            def send() -> Any:
+                return client.evalsha(scripts.DECIDE.sha, len(hits), *args)
+
         try:
-            await (await self.client()).delete(*keys)
-        except (rexc.RedisError, OSError, asyncio.TimeoutError) as exc:
-            raise self._errors.error(exc) from exc
+            reply = await scripts.arun(scripts.DECIDE, send, client.script_load)
+        except REDIS_ERRORS as exc:
+            raise store_error(self.scope, exc) from exc
+        return parse_reply(reply, len(hits))
 
 
 def async_store(alias: str) -> AsyncRedisStore | None:
@@ -280,8 +264,6 @@ def async_store(alias: str) -> AsyncRedisStore | None:
         return _stores[alias]
     except KeyError:
         pass
-    from django.conf import settings
-
     cache = cast("dict[str, Any] | None", settings.CACHES.get(alias))
     store = AsyncRedisStore(alias, dict(cache)) if cache and mirrorable(cache) else None
     _stores[alias] = store

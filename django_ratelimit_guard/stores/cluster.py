@@ -32,16 +32,11 @@ from typing import Any
 
 import redis.exceptions as rexc
 
-from django_ratelimit_guard.algorithms import Hit, Verdict
+from django_ratelimit_guard.core.algorithms import Hit, Verdict
 from django_ratelimit_guard.exceptions import StoreError
-from django_ratelimit_guard.stores.redis import (
-    DECIDE_LUA,
-    DECIDE_SHA,
-    RedisStore,
-    SyncClientStore,
-    parse_reply,
-    script_args,
-)
+from django_ratelimit_guard.stores import scripts
+from django_ratelimit_guard.stores.errors import REDIS_ERRORS, store_error
+from django_ratelimit_guard.stores.redis import SyncClientStore, parse_reply, script_args
 
 #: Redirections and transient cluster states that redis-py resolves when the command is re-sent
 #: through ``RedisCluster`` (which follows MOVED/ASK and refreshes its slot map).
@@ -49,13 +44,6 @@ _REROUTE = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.NoScriptErr
 
 #: Scope suffix of hits whose slot no node serves (the slot map is incomplete).
 UNCOVERED = "uncovered"
-
-
-def is_cluster_client(client: Any) -> bool:
-    """Whether ``client`` is a redis-py ``RedisCluster`` (sync)."""
-    from redis.cluster import RedisCluster
-
-    return isinstance(client, RedisCluster)
 
 
 @dataclass
@@ -101,14 +89,6 @@ class ClusterStore(SyncClientStore):
         self.scope = alias  # the alias-wide scope: used when the cluster can't be reached at all
         self.alias = alias
         self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from django_redis import get_redis_connection
-
-            self._client = get_redis_connection(self.alias)
-        return self._client
 
     def shard_scope(self, node: Any) -> str:
         return f"{self.alias}/{node.name if node is not None else UNCOVERED}"
@@ -168,10 +148,6 @@ class ClusterStore(SyncClientStore):
                 out[i] = verdict
         return [v for v in out if v is not None]
 
-    def error(self, exc: BaseException, scope: str | None = None) -> StoreError:
-        """The same classification as the single-Redis store, named after the shard's scope."""
-        return RedisStore(scope or self.alias, client=self._client).error(exc)
-
     def _run_batch(
         self, hits: Sequence[Hit], batch: ShardBatch, count: bool, now_ms: int | None
     ) -> ShardOutcome:
@@ -185,10 +161,8 @@ class ClusterStore(SyncClientStore):
                 replies = [self._evalsha(hits, batch.groups[0], count, now_ms)]
             else:
                 replies = self._pipelined(hits, batch, count, now_ms)
-        except (rexc.RedisError, OSError) as exc:
-            return ShardOutcome(
-                batch, None, self.error(exc, batch.scope), time.monotonic() - started
-            )
+        except REDIS_ERRORS as exc:
+            return ShardOutcome(batch, None, store_error(batch.scope, exc), time.monotonic() - started)
         verdicts: dict[int, Verdict] = {}
         for group, reply in zip(batch.groups, replies, strict=True):
             verdicts.update(zip(group, parse_reply(reply, len(group)), strict=True))
@@ -201,14 +175,16 @@ class ClusterStore(SyncClientStore):
         chosen = [hits[i] for i in group]
         args = script_args(chosen, count, now_ms)
         client = self.client
-        try:
-            return client.evalsha(DECIDE_SHA, len(chosen), *args)
-        except rexc.NoScriptError:
+
+        def load(lua: str) -> Any:
             # This node restarted or was promoted without the script: load it there only (a
             # SCRIPT LOAD to every primary would fail while another shard is down).
             node = client.get_node_from_key(chosen[0].key)
-            client.execute_command("SCRIPT LOAD", DECIDE_LUA, target_nodes=node)
-            return client.evalsha(DECIDE_SHA, len(chosen), *args)
+            return client.execute_command("SCRIPT LOAD", lua, target_nodes=node)
+
+        return scripts.run(
+            scripts.DECIDE, lambda: client.evalsha(scripts.DECIDE.sha, len(chosen), *args), load
+        )
 
     def _pipelined(
         self, hits: Sequence[Hit], batch: ShardBatch, count: bool, now_ms: int | None
@@ -218,7 +194,7 @@ class ClusterStore(SyncClientStore):
         pipe = node_client.pipeline(transaction=False)
         for group in batch.groups:
             chosen = [hits[i] for i in group]
-            pipe.evalsha(DECIDE_SHA, len(chosen), *script_args(chosen, count, now_ms))
+            pipe.evalsha(scripts.DECIDE.sha, len(chosen), *script_args(chosen, count, now_ms))
         replies = pipe.execute(raise_on_error=False)
         out = []
         for group, reply in zip(batch.groups, replies, strict=True):
@@ -232,4 +208,4 @@ class ClusterStore(SyncClientStore):
         return out
 
 
-__all__ = ["UNCOVERED", "ClusterStore", "ShardBatch", "ShardOutcome", "is_cluster_client"]
+__all__ = ["UNCOVERED", "ClusterStore", "ShardBatch", "ShardOutcome"]

@@ -24,8 +24,8 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django_ratelimit_guard.algorithms import Algorithm, Hit, State, Verdict, decide_many
-from django_ratelimit_guard.conf import guard_settings, on_reload
+from django_ratelimit_guard.conf.settings import guard_settings, on_reload
+from django_ratelimit_guard.core.algorithms import Algorithm, Hit, State, Verdict, decide_many
 from django_ratelimit_guard.exceptions import StoreClosedError
 
 logger = logging.getLogger("django_ratelimit_guard")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from django_ratelimit_guard.algorithms import Hit
+from django_ratelimit_guard.core.algorithms import Hit
 
 
 def bulk(value: str | int) -> bytes:

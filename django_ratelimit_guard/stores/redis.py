@@ -2,64 +2,23 @@
 
 The raw client comes from ``django_redis.get_redis_connection`` — never ``cache.incr``, which is
 not atomic on every django-redis version and whose ``IGNORE_EXCEPTIONS`` would hide outages.
+Errors leave as :class:`StoreError` (``errors.py``); the caller times the call and reports it to
+the scope's breaker (``engine/guarded.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Sequence
-from importlib import resources
 from typing import Any
 
-import redis.exceptions as rexc
 from asgiref.sync import sync_to_async
+from django_redis import get_redis_connection
 
-from django_ratelimit_guard import metrics
-from django_ratelimit_guard.algorithms import Hit, Verdict
-from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
+from django_ratelimit_guard.core.algorithms import Hit, Verdict
+from django_ratelimit_guard.stores import scripts
 from django_ratelimit_guard.stores.direct import Evalsha, evalsha_for
+from django_ratelimit_guard.stores.errors import REDIS_ERRORS, store_error
 from django_ratelimit_guard.stores.packing import hit_argv, pack_decide
-
-DECIDE_LUA = resources.files("django_ratelimit_guard.stores").joinpath("lua/decide.lua").read_text()
-DECIDE_SHA = hashlib.sha1(DECIDE_LUA.encode(), usedforsecurity=False).hexdigest()
-
-
-def classify(exc: BaseException) -> str:
-    """Name a Redis exception: ``"outage"`` kinds open breakers; ``"pool"``/``"script"`` don't.
-
-    Returns one of ``"connection"``, ``"timeout"``, ``"loading"``, ``"readonly"``, ``"oom"``,
-    ``"noscript"``, ``"pool"`` (local pool exhausted), ``"script"`` (a bug in a script or its
-    arguments), ``"other"``.
-    """
-    if isinstance(exc, rexc.NoScriptError):
-        return "noscript"
-    if isinstance(exc, rexc.BusyLoadingError):
-        return "loading"
-    if isinstance(exc, rexc.ReadOnlyError):
-        return "readonly"
-    if isinstance(exc, rexc.TimeoutError):
-        return "timeout"
-    if isinstance(exc, rexc.ConnectionError):
-        # redis-py raises ConnectionError("No connection available.") when a BlockingConnectionPool
-        # is exhausted: a local capacity problem, not a Redis outage.
-        if "No connection available" in str(exc) or "Too many connections" in str(exc):
-            return "pool"
-        return "connection"
-    if isinstance(exc, rexc.OutOfMemoryError) or (
-        isinstance(exc, rexc.ResponseError) and str(exc).startswith("OOM")
-    ):
-        return "oom"
-    if isinstance(exc, rexc.ResponseError):
-        if str(exc).startswith(("MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "LOADING")):
-            return "loading"
-        return "script"
-    if isinstance(exc, (OSError, rexc.RedisError)):
-        return "connection"
-    return "other"
-
-
-OUTAGE_KINDS = frozenset({"connection", "timeout", "loading", "readonly", "oom"})
 
 
 def script_args(hits: Sequence[Hit], count: bool, now_ms: int | None) -> list[Any]:
@@ -86,16 +45,20 @@ class SyncClientStore:
     """What the stores built on a sync redis-py client share: the async twin of ``hit_many`` in a
     worker thread, and ``reset`` as one DEL (a ``RedisCluster`` splits the keys per slot)."""
 
+    scope: str
+    alias: str
+    _client: Any
+
     @property
     def client(self) -> Any:
-        raise NotImplementedError
+        """The cache alias's raw redis-py client (looked up on first use)."""
+        if self._client is None:
+            self._client = get_redis_connection(self.alias)
+        return self._client
 
     def hit_many(
         self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
     ) -> list[Verdict]:
-        raise NotImplementedError
-
-    def error(self, exc: BaseException) -> StoreError:
         raise NotImplementedError
 
     async def ahit_many(
@@ -110,25 +73,17 @@ class SyncClientStore:
             return
         try:
             self.client.delete(*keys)
-        except (rexc.RedisError, OSError) as exc:
-            raise self.error(exc) from exc
+        except REDIS_ERRORS as exc:
+            raise store_error(self.scope, exc) from exc
 
 
 class RedisStore(SyncClientStore):
     """Counts in the Redis behind a django-redis cache alias."""
 
     def __init__(self, alias: str, client: Any = None) -> None:
-        self.scope = alias
+        self.scope = self.alias = alias
         self._client = client
         self._evalsha: Evalsha | None = None if client is None else evalsha_for(client)
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from django_redis import get_redis_connection
-
-            self._client = get_redis_connection(self.scope)
-        return self._client
 
     def close(self) -> None:
         """Close the lean path's connections (the client's own pool is django-redis's)."""
@@ -147,28 +102,15 @@ class RedisStore(SyncClientStore):
             run = self._evalsha = evalsha_for(self.client)
         send = getattr(run, "packed", None)
         if send is None:  # any client but the lean path's own connection: plain arguments
-            payload: Any = [DECIDE_SHA, n, *script_args(hits, count, now_ms)]
+            payload: Any = [scripts.DECIDE.sha, n, *script_args(hits, count, now_ms)]
             send = run
         else:
-            payload = pack_decide(DECIDE_SHA, hits, count, now_ms)
-        started = time.perf_counter()
+            payload = pack_decide(scripts.DECIDE.sha, hits, count, now_ms)
         try:
-            try:
-                reply = send(payload)
-            except rexc.NoScriptError:
-                # Redis restarted (or SCRIPT FLUSH): load the script again. Not an outage.
-                self.client.script_load(DECIDE_LUA)
-                reply = send(payload)
-        except (rexc.RedisError, OSError) as exc:
-            raise self.error(exc) from exc  # counted by guard.error_listeners
-        finally:
-            metrics.observe_store_latency("redis", time.perf_counter() - started)
+            reply = scripts.run(scripts.DECIDE, lambda: send(payload), self.client.script_load)
+        except REDIS_ERRORS as exc:
+            raise store_error(self.scope, exc) from exc
         return parse_reply(reply, n)
 
-    def error(self, exc: BaseException) -> StoreError:
-        kind = classify(exc)
-        if kind in OUTAGE_KINDS:
-            return StoreUnavailable(f"Redis ({self.scope}) is unavailable: {exc}", scope=self.scope, reason=kind)
-        error = StoreError(f"Redis ({self.scope}) refused the rate-limit script: {exc}")
-        error.reason = kind  # type: ignore[attr-defined]
-        return error
+
+__all__ = ["RedisStore", "SyncClientStore", "parse_reply", "script_args"]

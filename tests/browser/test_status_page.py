@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from django_ratelimit_guard import top_clients
+from django_ratelimit_guard.ops import top_clients
 from tests.conftest import redis_cache
 from tests.redis_servers import RedisServer
 

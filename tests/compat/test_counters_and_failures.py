@@ -7,7 +7,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpResponse
 from django.test import override_settings
 
-from django_ratelimit_guard.compat import _counting
+from django_ratelimit_guard.compat import counting as _counting
 from django_ratelimit_guard.compat.core import get_usage, is_ratelimited
 from django_ratelimit_guard.compat.decorators import ratelimit
 from tests.conftest import redis_cache
@@ -135,9 +135,9 @@ def test_counting_failure_with_fail_open_does_not_limit(broken, rf, settings):
 def test_engine_answers_from_the_resilience_layer_map_to_fail_open_semantics(
     rf, settings, redis, monkeypatch
 ):
-    # Once the breaker is merged, guard.decide answers "closed"/"open" instead of raising.
-    from django_ratelimit_guard import guard
-    from django_ratelimit_guard.algorithms import Verdict
+    # Once the breaker is merged, decide.decide answers "closed"/"open" instead of raising.
+    from django_ratelimit_guard.engine import decide
+    from django_ratelimit_guard.core.algorithms import Verdict
 
     settings.RATELIMIT_USE_CACHE = "ratelimit"
     seen = []
@@ -147,7 +147,7 @@ def test_engine_answers_from_the_resilience_layer_map_to_fail_open_semantics(
         source = planned[0].policy.fail_mode.value  # "open" or "closed"
         return [(Verdict(source == "open", 0, 0, 0), source) for _ in planned]
 
-    monkeypatch.setattr(guard, "decide", undecided)
+    monkeypatch.setattr(decide, "decide", undecided)
     assert is_ratelimited(rf.get("/"), group="g", key="ip", rate="5/m", increment=True)
     settings.RATELIMIT_FAIL_OPEN = True
     assert not is_ratelimited(rf.get("/"), group="g", key="ip", rate="5/m", increment=True)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.compat.core import _get_ip, _split_rate, check_key, group_name
+from django_ratelimit_guard.compat.core import _get_ip, split_rate, check_key, group_name
 from django_ratelimit_guard.compat.decorators import ratelimit
 
 
@@ -27,7 +27,7 @@ from django_ratelimit_guard.compat.decorators import ratelimit
     ],
 )
 def test_rates_parse_as_django_ratelimit_parses_them(rate, expected):
-    assert _split_rate(rate) == expected
+    assert split_rate(rate) == expected
 
 
 @pytest.mark.parametrize(
@@ -35,14 +35,14 @@ def test_rates_parse_as_django_ratelimit_parses_them(rate, expected):
 )
 def test_malformed_rates_are_improperly_configured_instead_of_a_prefix_parse(rate):
     with pytest.raises(ImproperlyConfigured):
-        _split_rate(rate)
+        split_rate(rate)
 
 
 @hsettings(max_examples=200)
 @given(st.text(max_size=12))
 def test_any_rate_text_parses_or_is_improperly_configured(text):
     try:
-        count, seconds = _split_rate(text)
+        count, seconds = split_rate(text)
     except ImproperlyConfigured:
         return
     assert count >= 0

@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 
-from django_ratelimit_guard import guard
-from django_ratelimit_guard.algorithms import Verdict
+from django_ratelimit_guard.engine import decide
+from django_ratelimit_guard.core.algorithms import Verdict
 from django_ratelimit_guard.contrib.rest_framework import PolicyThrottle
 from tests import settings as test_settings
 
@@ -155,7 +155,7 @@ def test_undecidable_closed_policy_is_503_with_retry_after(client, drf, monkeypa
     def closed(planned, *, count=True):
         return [(Verdict(False, 0, 60_000, 5_000), "closed") for _ in planned]
 
-    monkeypatch.setattr(guard, "decide", closed)
+    monkeypatch.setattr(decide, "decide", closed)
     response = client.get("/drf/closed/")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"

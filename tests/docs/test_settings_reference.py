@@ -1,11 +1,12 @@
-"""docs/settings.md documents every settings key conf.py accepts, with its environment variable."""
+"""docs/settings.md documents every settings key conf accepts, with its environment variable."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from django_ratelimit_guard import conf
-from django_ratelimit_guard.policies import POLICY_FIELDS
+from django_ratelimit_guard.conf import sections
+from django_ratelimit_guard.conf.settings import TOP_LEVEL_KEYS
+from django_ratelimit_guard.core.policies import POLICY_FIELDS
 
 PAGE = (Path(__file__).resolve().parents[2] / "docs" / "settings.md").read_text()
 
@@ -15,7 +16,7 @@ def documented(key: str) -> bool:
 
 
 def test_every_top_level_key_is_documented():
-    assert sorted(k for k in conf.TOP_LEVEL_KEYS if not documented(k)) == []
+    assert sorted(k for k in TOP_LEVEL_KEYS if not documented(k)) == []
 
 
 def test_every_policy_field_is_documented():
@@ -24,9 +25,9 @@ def test_every_policy_field_is_documented():
 
 def test_every_breaker_and_fallback_key_has_its_default_and_environment_variable():
     for section, bounds, defaults in (
-        ("BREAKER", conf.BREAKER_BOUNDS, conf.BreakerSettings()),
-        ("FALLBACK", conf.FALLBACK_BOUNDS, conf.FallbackSettings()),
-        ("CONTROL", conf.CONTROL_BOUNDS, conf.ControlSettings()),
+        ("BREAKER", sections.BREAKER_BOUNDS, sections.BreakerSettings()),
+        ("FALLBACK", sections.FALLBACK_BOUNDS, sections.FallbackSettings()),
+        ("CONTROL", sections.CONTROL_BOUNDS, sections.ControlSettings()),
     ):
         for key in bounds:
             row = next(

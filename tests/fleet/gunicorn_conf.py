@@ -4,6 +4,6 @@
 def post_worker_init(worker: object) -> None:
     # In each worker, before it accepts a request: apply the standing fleet commands, so its
     # very first request already honours a force-open (the request path never reads the DB).
-    from django_ratelimit_guard import fleet
+    from django_ratelimit_guard.ops import fleet
 
     fleet.sync()

@@ -5,7 +5,7 @@ import time
 
 from django.http import HttpRequest, JsonResponse
 
-from django_ratelimit_guard import fleet_poll
+from django_ratelimit_guard.ops import fleet_poll
 
 
 def where(request: HttpRequest) -> JsonResponse:

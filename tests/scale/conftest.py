@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from django_ratelimit_guard.conf import reset_all
+from django_ratelimit_guard.conf.settings import reset_all
 from tests.redis_cluster import ClusterDeployment, SentinelGroup
 
 

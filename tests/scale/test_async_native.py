@@ -8,8 +8,8 @@ import pytest
 from django.test import RequestFactory
 
 from django_ratelimit_guard import acheck, check
-from django_ratelimit_guard import guard as guard_module
-from django_ratelimit_guard.breaker import get_breaker
+from django_ratelimit_guard.engine import decide
+from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.stores.aredis import AsyncRedisStore, async_store, mirrorable
 
 rf = RequestFactory()
@@ -42,7 +42,7 @@ def no_thread_hop(monkeypatch):  # type: ignore[no-untyped-def]
     def forbidden(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("the async path hopped to a thread")
 
-    monkeypatch.setattr(guard_module, "sync_to_async", forbidden)
+    monkeypatch.setattr(decide, "sync_to_async", forbidden)
 
 
 async def test_acheck_decides_on_redis_without_a_thread_hop(guarded, no_thread_hop):

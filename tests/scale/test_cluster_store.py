@@ -11,10 +11,10 @@ from django.test import RequestFactory
 from django_redis import get_redis_connection
 
 from django_ratelimit_guard import acheck, check, get_usage
-from django_ratelimit_guard.breaker import all_breakers, get_breaker
-from django_ratelimit_guard.conf import guard_settings
-from django_ratelimit_guard.guard import redis_store
-from django_ratelimit_guard.limiter import storage_key
+from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.engine.decide import redis_store
+from django_ratelimit_guard.engine.limiter import storage_key
 from django_ratelimit_guard.stores.cluster import ClusterStore
 from tests.redis_cluster import ClusterDeployment, wait_for
 
@@ -97,7 +97,7 @@ def test_one_request_touching_several_shards_costs_one_evalsha_per_slot(guarded)
     store = redis_store()
     assert isinstance(store, ClusterStore)
     config = guard_settings()
-    from django_ratelimit_guard.algorithms import Hit
+    from django_ratelimit_guard.core.algorithms import Hit
 
     policy = config.policies["sw"]
     hits = [

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from django_ratelimit_guard.signing import sign
-from django_ratelimit_guard.signing_middleware import SignedRequestMiddleware
+from django_ratelimit_guard.signing.middleware import SignedRequestMiddleware
 
 KEY_ID = "client-1"
 SECRET = "test-secret-for-client-1-0123456789abcdef"  # 41 bytes

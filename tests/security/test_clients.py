@@ -26,7 +26,7 @@ def real_clock(monkeypatch: pytest.MonkeyPatch, signed_redis: Any) -> Iterator[N
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
-    from django_ratelimit_guard.signing_middleware import SignedRequestMiddleware
+    from django_ratelimit_guard.signing.middleware import SignedRequestMiddleware
 
     monkeypatch.setattr(SignedRequestMiddleware, "clock", staticmethod(time.time))
     request_started.disconnect(close_old_connections)

@@ -33,7 +33,7 @@ def test_the_view_is_named_and_routed(metrics: Any) -> None:
 
 
 def test_localhost_may_scrape_by_default(metrics: Any) -> None:
-    import django_ratelimit_guard.signing_metrics  # noqa: F401  (registers a metric to look for)
+    import django_ratelimit_guard.ops.metrics  # noqa: F401  (registers a metric to look for)
 
     response = get()
     assert response.status_code == 200

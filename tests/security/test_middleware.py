@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import AsyncClient, Client
 
-from django_ratelimit_guard.signing_metrics import failure_count
+from django_ratelimit_guard.ops.metrics import signature_failure_count as failure_count
 from tests.security.conftest import (
     KEY_ID,
     NOW,

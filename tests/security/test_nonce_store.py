@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from django_ratelimit_guard import signing_nonces
-from django_ratelimit_guard.signing_metrics import failure_count
-from django_ratelimit_guard.signing_nonces import MemoryNonceCache, NonceCacheFull
+from django_ratelimit_guard.signing import nonces
+from django_ratelimit_guard.ops.metrics import signature_failure_count as failure_count
+from django_ratelimit_guard.signing.nonces import MemoryNonceCache, NonceCacheFull
 from tests.conftest import redis_cache
 from tests.redis_servers import RedisServer
 from tests.security.conftest import send, signed_headers
@@ -88,7 +88,7 @@ def test_a_full_memory_nonce_cache_refuses_instead_of_forgetting_live_nonces(
     own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _fail_mode(settings, "memory")
-    monkeypatch.setattr(signing_nonces, "memory_cache", MemoryNonceCache(max_entries=2))
+    monkeypatch.setattr(nonces, "memory_cache", MemoryNonceCache(max_entries=2))
     own_redis.stop()
     statuses = [
         send(Client(), **signed_headers(nonce=f"fill-the-cache-{i:04d}")).status_code
@@ -118,22 +118,22 @@ def test_memory_nonce_cache_expires_entries_after_their_ttl() -> None:
 def test_an_open_breaker_skips_redis_for_nonces(
     own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch, mode: str, status: int
 ) -> None:
-    from django_ratelimit_guard.breaker import get_breaker
+    from django_ratelimit_guard.engine.breakers import get_breaker
 
     _fail_mode(settings, mode)
     get_breaker("ratelimit").force_open("test")
 
-    def must_not_run(key: str, ttl: int) -> bool:
+    def must_not_run(store: Any, key: str, ttl: int) -> bool:
         raise AssertionError("Redis was called while its breaker is open")
 
-    monkeypatch.setattr(signing_nonces, "_redis_claim", must_not_run)
+    monkeypatch.setattr(nonces, "redis_claim", must_not_run)
     assert send(Client(), **signed_headers(nonce=f"breaker-open-{mode}-1")).status_code == status
 
 
 def test_nonce_store_outages_open_the_breaker_of_the_cache_alias(
     own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from django_ratelimit_guard.breaker import get_breaker
+    from django_ratelimit_guard.engine.breakers import get_breaker
 
     _fail_mode(settings, "memory")
     own_redis.stop()
@@ -142,7 +142,7 @@ def test_nonce_store_outages_open_the_breaker_of_the_cache_alias(
         assert send(Client(), **signed_headers(nonce=f"opening-breaker-{i:03d}")).status_code == 200
     assert get_breaker("ratelimit").state.value == "open"
     calls: list[str] = []
-    monkeypatch.setattr(signing_nonces, "_redis_claim", lambda key, ttl: calls.append(key) or True)
+    monkeypatch.setattr(nonces, "redis_claim", lambda store, key, ttl: calls.append(key) or True)
     assert send(Client(), **signed_headers(nonce="after-breaker-open-1")).status_code == 200
     assert calls == []  # straight to the memory cache, no connection attempt
 
@@ -150,7 +150,7 @@ def test_nonce_store_outages_open_the_breaker_of_the_cache_alias(
 def test_a_nonce_claim_closing_the_breaker_reconciles_memory_counts_first(
     own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from django_ratelimit_guard.breaker import get_breaker
+    from django_ratelimit_guard.engine.breakers import get_breaker
 
     breaker = get_breaker("ratelimit")
     reconciled: list[object] = []
@@ -164,8 +164,8 @@ def test_a_nonce_claim_closing_the_breaker_reconciles_memory_counts_first(
 
     monkeypatch.setattr(breaker, "acquire", probe_acquire)
     monkeypatch.setattr(
-        "django_ratelimit_guard.guard.reconcile",  # the merge guard runs before a probe
-        lambda client, store: reconciled.append(client),
+        "django_ratelimit_guard.engine.reconcile.reconcile",  # the merge run before a probe
+        lambda client, store, scope: reconciled.append(client),
     )
     assert send(Client(), **signed_headers(nonce="closing-the-breaker1")).status_code == 200
     assert len(reconciled) == 1

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from django_ratelimit_guard import signing
+from django_ratelimit_guard.signing import client, scheme
 from django_ratelimit_guard.signing import (
     Credentials,
     SignatureError,
@@ -22,7 +22,7 @@ from django_ratelimit_guard.signing import (
 VECTOR_SECRET = "rlg1-test-vector-secret-0123456789abcdef"
 VECTOR_TS = 1700000000
 VECTOR_NONCE = "0123456789abcdef"
-# Published in docs/signing.md; the signatures were cross-checked with `openssl dgst -hmac`.
+# Published in docs/scheme.md; the signatures were cross-checked with `openssl dgst -hmac`.
 VECTORS = [
     (
         "GET",
@@ -54,7 +54,7 @@ VECTORS = [
 
 def test_github_webhook_hmac_sha256_vector() -> None:
     # docs.github.com, "Validating webhook deliveries": the same HMAC-SHA256 primitive.
-    assert signing.signature(b"It's a Secret to Everybody", b"Hello, World!") == (
+    assert scheme.signature(b"It's a Secret to Everybody", b"Hello, World!") == (
         "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     )
 
@@ -66,11 +66,11 @@ def test_our_vectors_give_the_published_string_to_sign_and_signature(
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    sts = signing.string_to_sign(
+    sts = scheme.string_to_sign(
         method,
-        signing.decoded_path(parts.path),
+        scheme.decoded_path(parts.path),
         parts.query,
-        signing.url_host(url),
+        client.url_host(url),
         VECTOR_TS,
         VECTOR_NONCE,
         "client-1",
@@ -88,7 +88,7 @@ def test_our_vectors_give_the_published_string_to_sign_and_signature(
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI not installed")
 def test_the_documented_shell_recipe_matches_the_python_client() -> None:
-    # The curl example of docs/signing.md, minus curl: proves a non-Python client can sign.
+    # The curl example of docs/scheme.md, minus curl: proves a non-Python client can sign.
     script = r"""
     SECRET='rlg1-test-vector-secret-0123456789abcdef'
     BODY='{"name":"widget","qty":3}'
@@ -228,13 +228,13 @@ def test_verify_does_the_same_number_of_hmacs_for_known_and_unknown_key_ids(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[bytes] = []
-    real = signing.signature
+    real = scheme.signature
 
     def counting(secret: bytes, message: bytes) -> str:
         calls.append(secret)
         return real(secret, message)
 
-    monkeypatch.setattr(signing, "signature", counting)
+    monkeypatch.setattr(scheme, "signature", counting)
     keys = {"one": (b"a" * 32,), "two": (b"b" * 32, b"c" * 32)}
     counts = []
     for key_id in ("one", "two", "unknown"):
@@ -279,4 +279,4 @@ def test_sign_defaults_to_now_and_a_fresh_random_nonce() -> None:
     ],
 )
 def test_url_host_is_the_host_header_a_client_sends(url: str, host: str) -> None:
-    assert signing.url_host(url) == host
+    assert client.url_host(url) == host

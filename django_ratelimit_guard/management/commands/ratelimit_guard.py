@@ -25,7 +25,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from django_ratelimit_guard import actions, status
+from django_ratelimit_guard.engine import decide
+from django_ratelimit_guard.exceptions import ActionError
+from django_ratelimit_guard.ops import actions, status
+from django_ratelimit_guard.stores import scripts
+from django_ratelimit_guard.stores.errors import classify
 
 EXIT_DEGRADED = 1
 EXIT_USAGE = 2
@@ -81,7 +85,7 @@ class Command(BaseCommand):
                     message = actions.reset_client(options["policy"], key_value=options["key"])
                 else:
                     message = self._fleet_action(sub, options)
-            except actions.ActionError as exc:
+            except ActionError as exc:
                 code = EXIT_DEGRADED if exc.unavailable else EXIT_USAGE
                 raise CommandError(str(exc), returncode=code) from exc
             self.stdout.write(message)
@@ -119,30 +123,29 @@ class Command(BaseCommand):
             w(f"Redis ({r.alias}): UNREACHABLE ({r.error})")
         self._fleet_lines(snap)
         f = snap.fallback
-        if f.available:
-            evictions = ", ".join(f"{k}={v}" for k, v in f.evictions.items()) or "none"
-            w(
-                f"Fallback store: {f.entries}/{f.capacity} entries ({f.fill_percent}%), "
-                f"evictions: {evictions}"
-            )
+        evictions = ", ".join(f"{k}={v}" for k, v in f.evictions.items()) or "none"
+        w(
+            f"Fallback store: {f.entries}/{f.capacity} entries ({f.fill_percent}%), "
+            f"evictions: {evictions}"
+        )
         w("")
-        if snap.breakers_available:
-            self._table(
-                ["scope", "state", "failures", "opened at", "next probe", "opens"],
+        self._table(
+            ["scope", "state", "failures", "opened at", "next probe", "opens"],
+            [
                 [
-                    [
-                        b.scope,
-                        b.state + (" (forced)" if b.forced else "")
-                        + (f" — fleet: {b.fleet}" if b.fleet else ""),
-                        f"{b.recent_failures}/{b.recent_calls}",
-                        _time(b.opened_at),
-                        _time(b.next_probe_at),
-                        str(b.open_count),
-                    ]
-                    for b in snap.breakers
-                ],
-            )
-            w("")
+                    b.scope,
+                    b.state
+                    + (" (forced)" if b.forced else "")
+                    + (f" — fleet: {b.fleet}" if b.fleet else ""),
+                    f"{b.recent_failures}/{b.recent_calls}",
+                    _time(b.opened_at),
+                    _time(b.next_probe_at),
+                    str(b.open_count),
+                ]
+                for b in snap.breakers
+            ],
+        )
+        w("")
         self._table(
             ["policy", "rate", "algorithm", "key", "fail mode", "paths", "critical"],
             [
@@ -203,21 +206,18 @@ class Command(BaseCommand):
             self.stdout.write("  ".join(cells).rstrip())
 
     def _check_redis(self, as_json: bool) -> None:
-        from django_ratelimit_guard import guard
-        from django_ratelimit_guard.stores.redis import DECIDE_LUA, DECIDE_SHA, classify
-
-        report: dict[str, Any] = {"alias": guard.redis_store().scope, "ok": False}
+        report: dict[str, Any] = {"alias": decide.redis_store().scope, "ok": False}
         try:
-            client = guard.redis_store().client
+            client = decide.redis_store().client
             rtts = []
             for _ in range(5):
                 started = time.perf_counter()
                 client.ping()
                 rtts.append((time.perf_counter() - started) * 1000)
             report["rtt_ms_median"] = round(statistics.median(rtts), 3)
-            sha = client.script_load(DECIDE_LUA)
+            sha = client.script_load(scripts.DECIDE.lua)
             sha = sha.decode() if isinstance(sha, bytes) else sha
-            report["script_loaded"] = sha == DECIDE_SHA
+            report["script_loaded"] = sha == scripts.DECIDE.sha
             report["server_version"] = str(client.info("server").get("redis_version", ""))
             report["ok"] = report["script_loaded"]
         except Exception as exc:  # any failure is the answer, reported with its kind

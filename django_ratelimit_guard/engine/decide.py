@@ -1,0 +1,123 @@
+"""Between the limiter and the stores: which store decides the hits of one request, with what source.
+
+The limiter hands over every planned hit of one request. If the breaker of the store's scope
+permits, all hits go to Redis in one guarded call (``guarded.py``; source ``redis``); otherwise —
+breaker open, or the call failed — each hit follows its policy's fail mode (``failmodes.py``).
+The async path awaits Redis on ``redis.asyncio`` (``stores/aredis.py``) through the same
+protocol. Under Redis Cluster every shard has its own breaker scope (``cluster.py``).
+
+This module also keeps the process's Redis store per cache alias, and lets other Redis users (nonce
+claims, the most-limited-clients table) make their calls through the same breaker and merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from asgiref.sync import sync_to_async
+
+from django_ratelimit_guard.conf.settings import guard_settings, on_reload
+from django_ratelimit_guard.core.algorithms import Verdict
+from django_ratelimit_guard.core.decisions import Source
+from django_ratelimit_guard.engine import cluster, guarded, reconcile
+from django_ratelimit_guard.engine.breakers import get_breaker
+from django_ratelimit_guard.engine.failmodes import fail_modes
+from django_ratelimit_guard.engine.plan import PlannedHit
+from django_ratelimit_guard.exceptions import StoreError
+from django_ratelimit_guard.stores import packing
+from django_ratelimit_guard.stores.aredis import async_store, forget_async_stores
+from django_ratelimit_guard.stores.cluster import ClusterStore
+from django_ratelimit_guard.stores.cluster_client import uses_cluster_client
+from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.redis import RedisStore
+
+T = TypeVar("T")
+Outcome = list[tuple[Verdict, Source]]
+
+_stores: dict[str, RedisStore | ClusterStore] = {}
+
+
+@on_reload
+def _forget_stores() -> None:
+    for store in list(_stores.values()):
+        if isinstance(store, RedisStore):
+            store.close()
+    _stores.clear()
+    forget_async_stores()
+    packing.forget()
+
+
+def redis_store(alias: str | None = None) -> RedisStore | ClusterStore:
+    """The Redis store of a cache alias (default: ``CACHE_ALIAS``), created once per process:
+    a :class:`ClusterStore` when the alias uses our ``ClusterClient``."""
+    alias = alias or guard_settings().cache_alias
+    store = _stores.get(alias)
+    if store is None:
+        store = ClusterStore(alias) if uses_cluster_client(alias) else RedisStore(alias)
+        _stores[alias] = store
+    return store
+
+
+def merge_for(store: RedisStore | ClusterStore) -> guarded.Merge | None:
+    """The merge a half-open probe of ``store``'s alias-wide scope runs first: the whole fallback
+    store into one Redis. None under Cluster, whose shards merge node by node (``cluster.py``)."""
+    if isinstance(store, ClusterStore):
+        return None
+    return lambda: reconcile.reconcile(store.client, fallback_store(), scope=store.scope)
+
+
+def decide(planned: Sequence[PlannedHit], *, count: bool = True) -> Outcome:
+    """Decide every planned hit of one request: one Redis call, or the fail modes."""
+    store = redis_store()
+    if isinstance(store, ClusterStore):
+        return cluster.decide(store, planned, count)
+    attempt = guarded.begin(store.scope, merge_for(store))
+    if attempt is not None:
+        try:
+            verdicts = store.hit_many([p.hit for p in planned], count=count)
+        except StoreError as exc:
+            attempt.failed(exc)
+        else:
+            attempt.succeeded()
+            return [(v, "redis") for v in verdicts]
+    return fail_modes(planned, count, get_breaker(store.scope).retry_after())
+
+
+async def adecide(planned: Sequence[PlannedHit], *, count: bool = True) -> Outcome:
+    """The async twin of :func:`decide`: the same protocol, the Redis call awaited on
+    ``redis.asyncio`` (no thread hop), except for aliases only the sync client can serve (Redis
+    Cluster, custom client classes), which run :func:`decide` in a worker thread."""
+    store = redis_store()
+    astore = None if isinstance(store, ClusterStore) else async_store(store.scope)
+    if astore is None:
+        return await sync_to_async(decide, thread_sensitive=False)(planned, count=count)
+    attempt = await guarded.abegin(store.scope, merge_for(store))
+    if attempt is not None:
+        try:
+            verdicts = await astore.ahit_many([p.hit for p in planned], count=count)
+        except StoreError as exc:
+            attempt.failed(exc)
+        else:
+            attempt.succeeded()
+            return [(v, "redis") for v in verdicts]
+    return fail_modes(planned, count, get_breaker(store.scope).retry_after())
+
+
+def redis_call(
+    fn: Callable[[RedisStore | ClusterStore], T],
+    on_error: Callable[[StoreError], object] | None = None,
+) -> T | guarded.Unavailable:
+    """``fn(store)`` on the ``CACHE_ALIAS`` store through its alias-wide breaker (nonce claims,
+    the most-limited-clients table): its value, or ``guarded.UNAVAILABLE``."""
+    store = redis_store()
+    return guarded.call(store.scope, lambda: fn(store), merge_for(store), on_error)
+
+
+def reset_keys(keys: Sequence[str]) -> None:
+    """Forget the counters under ``keys`` in memory and in Redis (raises if Redis is down)."""
+    fallback_store().reset(keys)
+    redis_store().reset(keys)
+
+
+__all__ = ["adecide", "decide", "merge_for", "redis_call", "redis_store", "reset_keys"]

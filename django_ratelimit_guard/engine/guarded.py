@@ -1,0 +1,209 @@
+"""The guarded call: the one way the package talks to Redis.
+
+Every Redis use — sync and async decisions, each Redis Cluster shard, nonce claims, the
+most-limited-clients table, the background merge — goes through here::
+
+    attempt = begin(scope, merge)        # None: the scope's breaker refuses -> the caller's fallback
+    try:
+        value = <the store call>
+    except StoreError as exc:
+        attempt.failed(exc)              # -> the caller's fallback
+    else:
+        attempt.succeeded()
+
+1. **Acquire** the breaker of the store scope (closed: always; open: never; half-open: a bounded
+   number of probes).
+2. **Merge before a probe**: a half-open probe is the first call to reach Redis after an outage;
+   when ``FALLBACK['RECONCILE']`` is on, the counts taken in memory meanwhile reach Redis first
+   (``merge``), so that no request — not even the probe — gets a fresh budget. A failed merge is
+   the probe's failure.
+3. **Time** the call (from after the merge) and publish it (``bus.store_latency``).
+4. **Report** success or failure to the breaker, with one error classification
+   (``stores/errors.py``): outages count against Redis, local errors (pool exhausted, a refused
+   script) only get counted and logged (``bus.store_error``).
+
+The caller then falls back as its own rules say: the fail modes of its policies (``failmodes.py``),
+``SIGNING['FAIL_MODE']`` for nonces, or nothing at all for statistics. :func:`call` and
+:func:`acall` run the whole protocol around one callable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+from asgiref.sync import sync_to_async
+
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.engine.breaker import Call, CircuitBreaker
+from django_ratelimit_guard.engine.breakers import get_breaker
+from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
+from django_ratelimit_guard.stores.errors import REDIS_ERRORS, store_error
+
+logger = logging.getLogger("django_ratelimit_guard")
+
+T = TypeVar("T")
+
+#: A merge of the counts kept in memory into the scope's Redis; raises StoreError on failure.
+Merge = Callable[[], object]
+
+#: Everything a store call may raise that counts as the store's failure.
+_FAILURES: tuple[type[BaseException], ...] = (StoreError, *REDIS_ERRORS)
+
+#: Don't log the same kind of local store error more than once per this many seconds.
+ERROR_LOG_INTERVAL = 10.0
+_last_logged: dict[tuple[str, str], float] = {}
+
+
+class Unavailable:
+    """What :func:`call` returns when Redis could not be used: the caller's fallback decides."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNAVAILABLE"
+
+
+UNAVAILABLE: Final = Unavailable()
+
+
+class Attempt:
+    """Permission to make one call to a store scope; report its outcome exactly once."""
+
+    __slots__ = ("breaker", "call", "scope", "started", "store")
+
+    def __init__(self, scope: str, breaker: CircuitBreaker, call: Call, store: str) -> None:
+        self.scope = scope
+        self.breaker = breaker
+        self.call = call
+        self.store = store
+        # The breaker's own acquire() read the clock: the call is timed from there, unless a
+        # merge ran first (restart()). One clock read less on every healthy call.
+        self.started = call.started
+
+    @property
+    def probe(self) -> bool:
+        return self.call.probe
+
+    def restart(self) -> None:
+        self.started = time.monotonic()
+
+    def succeeded(self, duration: float | None = None) -> None:
+        """The store answered; ``duration`` (seconds) defaults to the time since the start."""
+        if duration is None:
+            duration = time.monotonic() - self.started
+        bus.store_latency.publish(self.store, duration)
+        self.call.success(duration)
+
+    def failed(self, error: BaseException) -> StoreError:
+        """The call raised: classify it, tell the breaker, publish it. Returns it as a StoreError."""
+        exc = store_error(self.scope, error)
+        bus.store_latency.publish(self.store, time.monotonic() - self.started)
+        if isinstance(exc, StoreUnavailable):
+            self.call.failure(exc.reason)
+        else:
+            # A local problem (pool exhausted) or a script bug: Redis itself is fine, so the
+            # breaker stays as it is, but the caller still needs its fallback.
+            self.call.release()
+            self.breaker.count_error(exc.reason)
+            _log_local_error(self.scope, exc)
+        bus.store_error.publish(self.scope, exc.reason)
+        return exc
+
+
+def _merge_due(call: Call, merge: Merge | None) -> bool:
+    return merge is not None and call.probe and guard_settings().fallback.reconcile
+
+
+def begin(scope: str, merge: Merge | None = None, *, store: str = "redis") -> Attempt | None:
+    """Acquire ``scope``'s breaker (and merge first if this is a probe); None: don't call Redis."""
+    breaker = get_breaker(scope)
+    call = breaker.acquire()
+    if call is None:
+        return None
+    attempt = Attempt(scope, breaker, call, store)
+    if _merge_due(call, merge):
+        assert merge is not None
+        try:
+            merge()
+        except _FAILURES as exc:
+            attempt.failed(exc)
+            return None
+        attempt.restart()  # the merge is not part of the call's latency
+    return attempt
+
+
+async def abegin(scope: str, merge: Merge | None = None, *, store: str = "redis") -> Attempt | None:
+    """The async twin of :func:`begin`: a merge (rare, bounded, sync I/O) runs in a thread."""
+    breaker = get_breaker(scope)
+    call = breaker.acquire()
+    if call is None:
+        return None
+    attempt = Attempt(scope, breaker, call, store)
+    if _merge_due(call, merge):
+        assert merge is not None
+        try:
+            await sync_to_async(merge, thread_sensitive=False)()
+        except _FAILURES as exc:
+            attempt.failed(exc)
+            return None
+        attempt.restart()
+    return attempt
+
+
+def call(
+    scope: str,
+    fn: Callable[[], T],
+    merge: Merge | None = None,
+    on_error: Callable[[StoreError], object] | None = None,
+) -> T | Unavailable:
+    """The whole protocol around ``fn()``: its value, or :data:`UNAVAILABLE` (the breaker refused,
+    or the call failed: then ``on_error`` hears of the error first)."""
+    attempt = begin(scope, merge)
+    if attempt is None:
+        return UNAVAILABLE
+    try:
+        value = fn()
+    except _FAILURES as exc:
+        error = attempt.failed(exc)
+        if on_error is not None:
+            on_error(error)
+        return UNAVAILABLE
+    attempt.succeeded()
+    return value
+
+
+async def acall(
+    scope: str, fn: Callable[[], Awaitable[T]], merge: Merge | None = None
+) -> T | Unavailable:
+    """The async twin of :func:`call`."""
+    attempt = await abegin(scope, merge)
+    if attempt is None:
+        return UNAVAILABLE
+    try:
+        value = await fn()
+    except _FAILURES as exc:
+        attempt.failed(exc)
+        return UNAVAILABLE
+    attempt.succeeded()
+    return value
+
+
+def _log_local_error(scope: str, exc: StoreError) -> None:
+    now = time.monotonic()
+    key = (scope, exc.reason)
+    if now - _last_logged.get(key, -ERROR_LOG_INTERVAL) >= ERROR_LOG_INTERVAL:
+        _last_logged[key] = now
+        logger.error(
+            "Rate-limit store %r error (%s), decided by the fail modes: %s",
+            scope,
+            exc.reason,
+            exc,
+            extra={"scope": scope, "error": exc.reason},
+        )
+
+
+__all__ = ["UNAVAILABLE", "Attempt", "Unavailable", "Merge", "abegin", "acall", "begin", "call"]

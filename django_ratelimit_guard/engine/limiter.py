@@ -1,0 +1,96 @@
+"""The decision path: from a request and its policies to a :class:`Result`, in one store call.
+
+``plan.plan`` resolves each policy for this request (method, rate, key, cost) into a storage hit;
+``decide.decide`` runs all hits in one round trip (or the fail modes); ``_finish`` turns verdicts
+into decisions and publishes them (``bus.decided``, ``bus.limited``). Nothing here knows HTTP
+responses or Lua.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest
+
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.core.algorithms import Verdict
+from django_ratelimit_guard.core.decisions import Result, Source, new_decision
+from django_ratelimit_guard.core.policies import Policy
+from django_ratelimit_guard.core.rates import Rate
+from django_ratelimit_guard.engine import decide as store_decide
+from django_ratelimit_guard.engine.plan import PlannedHit, plan, storage_key
+
+
+def _needs_sync_context(policies: Sequence[Policy]) -> bool:
+    """Whether resolving these policies may touch sync-only code (user callables, the ORM)."""
+    return any(
+        not isinstance(p.rate, Rate) or not isinstance(p.cost, int) or p.key.uses_user
+        or (p.key.spec not in ("ip", "api_key") and not p.key.spec.startswith(("header:", "param:")))
+        for p in policies
+    )
+
+
+def _finish(
+    request: HttpRequest, planned: Sequence[PlannedHit], outcome: Sequence[tuple[Verdict, Source]], count: bool
+) -> Result:
+    # Positional arguments: this runs once per policy per request (see Decision's fields).
+    result = Result([
+        new_decision(
+            p.policy.name,
+            verdict.allowed,
+            p.fallback.limit if source == "memory" else p.hit.limit,
+            verdict.remaining,
+            verdict.reset_ms / 1000,
+            0.0 if verdict.allowed else verdict.retry_ms / 1000,
+            source,
+            p.rate.window,
+            p.hit.block,
+        )
+        for p, (verdict, source) in zip(planned, outcome, strict=True)
+    ])
+    if count:
+        bus.decided.publish(request, result)
+    return result
+
+
+def decide(request: HttpRequest, policies: Sequence[Policy], *, count: bool = True) -> Result:
+    """Decide ``policies`` for ``request`` — all of them in one store round trip."""
+    config = guard_settings()
+    if not config.enabled or not policies:
+        return Result()
+    planned = plan(request, policies, config)
+    if not planned:
+        return Result()
+    result = _finish(request, planned, store_decide.decide(planned, count=count), count)
+    if count and result.rejected:
+        bus.limited.publish(request, result)
+    return result
+
+
+async def adecide(request: HttpRequest, policies: Sequence[Policy], *, count: bool = True) -> Result:
+    """The async twin of :func:`decide`; never blocks the event loop on Redis."""
+    config = guard_settings()
+    if not config.enabled or not policies:
+        return Result()
+    if _needs_sync_context(policies):
+        planned = await sync_to_async(plan)(request, policies, config)
+    else:
+        planned = plan(request, policies, config)
+    if not planned:
+        return Result()
+    result = _finish(request, planned, await store_decide.adecide(planned, count=count), count)
+    if count and result.rejected:
+        # Subscribers may be sync-only code (signal receivers using the ORM); rejections are
+        # rare, the hop is fine.
+        await sync_to_async(bus.limited.publish)(request, result)
+    return result
+
+
+def reset(policy: Policy, key_value: str) -> None:
+    """Forget one client's counter of ``policy``, in Redis and in the fallback store."""
+    store_decide.reset_keys([storage_key(guard_settings(), policy, key_value)])
+
+
+__all__ = ["adecide", "decide", "reset"]

@@ -1,0 +1,132 @@
+"""Operator actions shared by the admin status page and ``manage.py ratelimit_guard``.
+
+Each returns a sentence describing what it did, or raises :class:`ActionError` with one the
+operator can act on. Breakers and the fallback store live in each worker process, so the
+breaker and fallback actions are recorded as fleet commands (``fleet.py``) that every process
+applies; ``fleet_wide=False`` keeps the old behaviour (this process only).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from django.db import DatabaseError
+
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core.policies import Policy
+from django_ratelimit_guard.engine import decide, limiter, registry
+from django_ratelimit_guard.engine.breaker import CircuitBreaker
+from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
+from django_ratelimit_guard.exceptions import ActionError, StoreError
+from django_ratelimit_guard.ops import fleet
+from django_ratelimit_guard.stores.memory import fallback_store
+
+logger = logging.getLogger("django_ratelimit_guard")
+
+DIGEST_RE = re.compile(r"[0-9a-f]{24}")
+MAX_KEY_VALUE = 512
+
+
+def _breaker(scope: str) -> CircuitBreaker:
+    return get_breaker(_known_scope(scope))
+
+
+def _known_scope(scope: str) -> str:
+    """``scope`` if it names a breaker: one of this process, the cache alias, one of its Cluster
+    shards (``alias/host:port``, perhaps not yet seen by this process) or ``"*"`` (all)."""
+    breakers = all_breakers()
+    alias = guard_settings().cache_alias
+    if (
+        scope == fleet.ALL
+        or scope == alias
+        or scope in breakers
+        or (scope.startswith(alias + "/") and len(scope) <= 255 and scope.isprintable())
+    ):
+        return scope
+    known = ", ".join(sorted({*breakers, alias}))
+    raise ActionError(
+        f"No circuit breaker has the scope {scope!r}. Known scopes: {known}, or * for all."
+    )
+
+
+def _issue(action: str, scope: str, reason: str, by: str) -> str:
+    """Record a command for every process (applied here at once); a sentence saying so."""
+    try:
+        command = fleet.issue(action, scope, reason, by)
+    except DatabaseError as exc:
+        raise ActionError(
+            f"The command could not be recorded for the fleet, so nothing was changed: {exc}. "
+            "The database carries fleet commands; once it is back, try again "
+            "(manage.py ratelimit_guard ... --this-process acts on one process only).",
+            unavailable=True,
+        ) from exc
+    poll = guard_settings().control.poll_seconds
+    spread = (
+        f"every process applies it within about {poll:g} s of its next request"
+        if poll > 0
+        else "other processes do not poll for commands (CONTROL['POLL_SECONDS'] is 0)"
+    )
+    return f"fleet command #{command.id}; applied in this process, {spread}"
+
+
+def reset_breaker(scope: str, *, by: str = "", fleet_wide: bool = True) -> str:
+    if not fleet_wide:
+        _breaker(scope).reset()
+        return f"Circuit breaker {scope!r} was reset to closed in this process only."
+    _known_scope(scope)
+    what = "Every circuit breaker" if scope == "*" else f"Circuit breaker {scope!r}"
+    return f"{what} was reset to closed ({_issue('reset', scope, '', by)})."
+
+
+def force_open(
+    scope: str, reason: str = "maintenance", *, by: str = "", fleet_wide: bool = True
+) -> str:
+    reason = reason or "maintenance"
+    if not fleet_wide:
+        _breaker(scope).force_open(reason=reason)
+        return f"Circuit breaker {scope!r} was forced open ({reason}) in this process until reset."
+    _known_scope(scope)
+    what = "Every circuit breaker" if scope == "*" else f"Circuit breaker {scope!r}"
+    return f"{what} was forced open ({reason}) until reset ({_issue('force_open', scope, reason, by)})."
+
+
+def clear_fallback(*, by: str = "", fleet_wide: bool = True) -> str:
+    store = fallback_store()
+    if not fleet_wide:
+        entries = store.entries
+        store.clear()
+        return f"The in-memory fallback store of this process was cleared ({entries} entries)."
+    return f"The in-memory fallback store was cleared ({_issue('clear_fallback', '*', '', by)})."
+
+
+def _policy(name: str) -> Policy:
+    try:
+        return registry.get_policy(name)
+    except KeyError:
+        known = ", ".join(sorted(registry.all_policies())) or "none"
+        raise ActionError(f"There is no policy {name!r}. Known policies: {known}.") from None
+
+
+def reset_client(policy_name: str, key_value: str | None = None, digest: str | None = None) -> str:
+    """Clear one client's counter of a policy, by raw key value (e.g. an IP) or by its digest."""
+    policy = _policy(policy_name)
+    if digest is not None:
+        if not DIGEST_RE.fullmatch(digest):
+            raise ActionError("The client digest must be 24 lowercase hexadecimal characters.")
+        keys = [f"{guard_settings().key_prefix}:{{{digest}}}:{policy.name}:{policy.algorithm.code}"]
+        what = f"client {digest}"
+    else:
+        if not key_value or len(key_value) > MAX_KEY_VALUE or not key_value.isprintable():
+            raise ActionError(f"The key value must be 1 to {MAX_KEY_VALUE} printable characters.")
+        keys = [limiter.storage_key(guard_settings(), policy, key_value)]
+        what = "the client"
+    try:
+        decide.reset_keys(keys)
+    except StoreError as exc:
+        raise ActionError(
+            f"The in-memory counter of {what} for {policy.name!r} was cleared, but Redis could not "
+            f"be reached: {exc}",
+            unavailable=True,
+        ) from exc
+    return f"The counter of {what} for policy {policy.name!r} was reset."

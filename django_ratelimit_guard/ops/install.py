@@ -1,0 +1,111 @@
+"""Wire the operations side and the Django signals to the event bus (``core/bus.py``), in one place.
+
+Called once from ``apps.ready()``. Everything subscribed here runs after a decision is made, a
+store call ends or a breaker changes state; none of it adds a Redis call or a lock of ours to
+allowed requests, and a subscriber that fails is logged by the bus, never in the request's way.
+
+=======================  ==========================================================================
+``decided``              metrics (decisions), most-limited clients, fallback gauges, fleet poller
+``limited``              the ``request_limited`` signal
+``store_latency``        metrics (latency histogram)
+``store_error``          metrics (store errors)
+``breaker_transition``   metrics and persisted events (``events.py``), ``breaker_state_changed``
+``breaker_created``      the fleet channel (a late breaker obeys a standing force-open)
+``signature_failed``     metrics (signature failures)
+=======================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.http import HttpRequest
+
+from django_ratelimit_guard import signals
+from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.core.decisions import Result
+from django_ratelimit_guard.engine.breaker import CircuitBreaker
+from django_ratelimit_guard.ops import events, fleet, fleet_poll, metrics, top_clients
+from django_ratelimit_guard.stores.memory import fallback_store
+
+logger = logging.getLogger("django_ratelimit_guard")
+
+#: The fallback gauges are refreshed at most this often, and only while the fallback is in use.
+FALLBACK_REFRESH_SECONDS = 1.0
+_last_fallback_refresh = float("-inf")
+_installed = False
+
+
+def refresh_fallback_metrics(request: HttpRequest, result: Result) -> None:
+    global _last_fallback_refresh
+    if not metrics.ENABLED:
+        return
+    for d in result.decisions:  # a plain loop: this runs on every decision (docs/performance.md)
+        if d.source == "memory":
+            break
+    else:
+        return
+    now = time.monotonic()
+    if now - _last_fallback_refresh < FALLBACK_REFRESH_SECONDS:
+        return
+    _last_fallback_refresh = now
+    store = fallback_store()
+    metrics.refresh_fallback(store.entries, store.capacity, dict(store.evictions))
+
+
+def send_request_limited(request: HttpRequest, result: Result) -> None:
+    _send_robust(
+        signals.request_limited, sender=Result, request=request, decision=result.decision
+    )
+
+
+def send_breaker_state_changed(scope: str, old: Any, new: Any, reason: str) -> None:
+    _send_robust(
+        signals.breaker_state_changed,
+        sender=CircuitBreaker,
+        scope=scope,
+        old=str(getattr(old, "value", old)),
+        new=str(getattr(new, "value", new)),
+    )
+
+
+def _send_robust(signal: Any, **kwargs: Any) -> None:
+    for receiver, result in signal.send_robust(**kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "A receiver of a django_ratelimit_guard signal failed: %r: %r",
+                receiver,
+                result,
+                exc_info=result,
+            )
+
+
+def install() -> None:
+    """Idempotent: subscribe the operations side and the signals to the bus."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    bus.decided.subscribe(metrics.observe_result)
+    bus.decided.subscribe(top_clients.tracker)
+    bus.decided.subscribe(refresh_fallback_metrics)
+    bus.decided.subscribe(fleet_poll.on_decided)
+    bus.limited.subscribe(send_request_limited)
+    bus.store_latency.subscribe(metrics.observe_store_latency)
+    bus.store_error.subscribe(metrics.observe_store_error)
+    bus.breaker_transition.subscribe(events.on_transition)
+    bus.breaker_transition.subscribe(send_breaker_state_changed)
+    bus.breaker_created.subscribe(fleet.on_breaker_created)
+    bus.signature_failed.subscribe(metrics.signature_failure)
+    events.install()
+    # Every worker reports its main scope from the start, so the fleet-wide maximum of a healthy
+    # worker (0) is visible next to an unhealthy one, and capacity is known before any outage.
+    config = guard_settings()
+    metrics.set_breaker_state(config.cache_alias, "closed")
+    metrics.refresh_fallback(0, config.fallback.max_entries, {})
+
+
+__all__ = ["install", "refresh_fallback_metrics"]

@@ -1,0 +1,73 @@
+"""The app's models: persisted breaker transitions, fleet commands, and the status page's
+permissions. Django loads them through ``django_ratelimit_guard/models.py``; the operations side
+(``events.py``, ``fleet.py``) owns them, so they live here."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class BreakerEvent(models.Model):
+    """One circuit-breaker state change in one worker process (rare by design; pruned)."""
+
+    time = models.DateTimeField(db_index=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    scope = models.CharField(max_length=255)
+    from_state = models.CharField(max_length=16)
+    to_state = models.CharField(max_length=16)
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ("-time", "-id")
+        verbose_name = "breaker event"
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.from_state} → {self.to_state} ({self.host}:{self.pid})"
+
+
+class Status(models.Model):
+    """No table: carries the status page's permissions and its entry in the admin index."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = (
+            ("view_status", "Can view the rate limit guard status page"),
+            ("manage_guard", "Can reset breakers, clients and the fallback store"),
+        )
+        verbose_name = "status"
+        verbose_name_plural = "status"
+
+    def __str__(self) -> str:
+        return "Rate limit guard status"
+
+
+class BreakerCommand(models.Model):
+    """An operator action for every process of the fleet (``ops/fleet.py`` applies it everywhere).
+
+    The database carries it, not Redis: Redis may be what is under maintenance. ``scope`` is a
+    breaker scope, ``<alias>`` (which covers its Cluster shards ``<alias>/<host:port>``) or
+    ``"*"`` for every scope. History is bounded (``CONTROL['KEEP_COMMANDS']``) except that the
+    newest force-open/reset of each scope is kept: it is what a newly started worker obeys.
+    """
+
+    scope = models.CharField(max_length=255)
+    action = models.CharField(
+        max_length=16,
+        choices=[
+            ("force_open", "force open"),
+            ("reset", "reset"),
+            ("clear_fallback", "clear fallback store"),
+        ],
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    created_by = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        verbose_name = "fleet command"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.scope} by {self.created_by or '?'}"
