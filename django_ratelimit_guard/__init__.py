@@ -38,11 +38,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from django_ratelimit_guard.api import acheck, aget_usage, check, get_usage, reset
+    from django_ratelimit_guard.edge.api import acheck, aget_usage, check, get_usage, reset
     from django_ratelimit_guard.core.decisions import Decision, Result
     from django_ratelimit_guard.core.policies import Policy
-    from django_ratelimit_guard.decorators import rate_limit
-    from django_ratelimit_guard.exceptions import (
+    from django_ratelimit_guard.edge.decorators import rate_limit
+    from django_ratelimit_guard.core.exceptions import (
         ActionError,
         ConfigError,
         GuardError,
@@ -59,12 +59,12 @@ _EXCEPTIONS = (
     "StoreError StoreUnavailable"
 ).split()
 _LAZY = {
-    **dict.fromkeys(("acheck", "aget_usage", "check", "get_usage", "reset"), "api"),
+    **dict.fromkeys(("acheck", "aget_usage", "check", "get_usage", "reset"), "edge.api"),
     "Decision": "core.decisions",
     "Result": "core.decisions",
     "Policy": "core.policies",
-    "rate_limit": "decorators",
-    **dict.fromkeys(_EXCEPTIONS, "exceptions"),
+    "rate_limit": "edge.decorators",
+    **dict.fromkeys(_EXCEPTIONS, "core.exceptions"),
 }
 
 

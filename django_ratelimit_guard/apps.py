@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig, apps
 
-from django_ratelimit_guard import checks  # noqa: F401  (registers the system checks)
+from django_ratelimit_guard.edge import checks  # noqa: F401  (registers the system checks)
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.signing.checks import ensure_signing_ready
 

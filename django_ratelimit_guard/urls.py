@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from django_ratelimit_guard import views
+from django_ratelimit_guard.edge import views
 
 app_name = "ratelimit_guard"
 

@@ -10,7 +10,7 @@ from django.test import RequestFactory
 
 from django_ratelimit_guard import acheck, check, get_usage, reset
 from django_ratelimit_guard.core.algorithms import Algorithm, Hit
-from django_ratelimit_guard.exceptions import StoreUnavailable
+from django_ratelimit_guard.core.exceptions import StoreUnavailable
 from django_ratelimit_guard.signals import request_limited
 from django_ratelimit_guard.stores.redis import RedisStore
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from django_ratelimit_guard.apps import RateLimitGuardConfig
-from django_ratelimit_guard.checks import check_settings
+from django_ratelimit_guard.edge.checks import check_settings
 from django_ratelimit_guard.conf.settings import guard_settings
 
 

@@ -15,7 +15,7 @@ from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.engine import decide
 from django_ratelimit_guard.engine.breaker import BreakerState
 from django_ratelimit_guard.engine.breakers import get_breaker
-from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
+from django_ratelimit_guard.core.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.stores.memory import fallback_store
 from django_ratelimit_guard.stores.redis import RedisStore
 from tests.conftest import redis_cache

@@ -12,7 +12,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from django_ratelimit_guard.core.algorithms import Algorithm, Hit
-from django_ratelimit_guard.exceptions import StoreClosedError
+from django_ratelimit_guard.core.exceptions import StoreClosedError
 from django_ratelimit_guard.stores.memory import (
     FIRST_SLOT,
     NORMAL,

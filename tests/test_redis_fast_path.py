@@ -11,7 +11,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from django_ratelimit_guard.core.algorithms import Algorithm, Hit
-from django_ratelimit_guard.exceptions import StoreUnavailable
+from django_ratelimit_guard.core.exceptions import StoreUnavailable
 from django_ratelimit_guard.stores.direct import ThreadConnections, direct_pool, evalsha_for
 from django_ratelimit_guard.stores.redis import RedisStore
 from tests.redis_servers import RedisServer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.test import RequestFactory, override_settings
 
-from django_ratelimit_guard import middleware
-from django_ratelimit_guard.middleware import view_policy_names
+from django_ratelimit_guard.edge import middleware
+from django_ratelimit_guard.edge.middleware import view_policy_names
 
 
 def names(path: str) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ from django_ratelimit_guard.core.keys import KeySpec
 from django_ratelimit_guard.core.policies import FailMode, Policy
 from django_ratelimit_guard.core.rates import MAX_LIMIT, Rate
 from django_ratelimit_guard.engine import limiter
-from django_ratelimit_guard.exceptions import StoreError
+from django_ratelimit_guard.core.exceptions import StoreError
 
 Usage = dict[str, Any]
 EXPIRATION_FUDGE = 5  # seconds added to the Django cache entry's lifetime, as django-ratelimit does

@@ -29,7 +29,7 @@ from django_ratelimit_guard.conf.sections import (
 from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.core.policies import FailMode, Policy, build_policy
 from django_ratelimit_guard.core.problems import Problem, error
-from django_ratelimit_guard.exceptions import ConfigError
+from django_ratelimit_guard.core.exceptions import ConfigError
 
 TOP_LEVEL_KEYS = frozenset(
     {

@@ -27,7 +27,7 @@ from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core.decisions import Result
 from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.engine import limiter, registry
-from django_ratelimit_guard.responses import DECIDED_ATTR, add_headers, record
+from django_ratelimit_guard.edge.responses import DECIDED_ATTR, add_headers, record
 
 __all__ = ["PolicyThrottle", "RateLimitHeadersMixin", "RateLimiterUnavailable"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django_ratelimit_guard.exceptions import RateError
+from django_ratelimit_guard.core.exceptions import RateError
 
 MAX_LIMIT = 1_000_000_000
 MIN_WINDOW = 1

@@ -24,7 +24,7 @@ from django_ratelimit_guard.engine import cluster, guarded, reconcile
 from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.engine.failmodes import fail_modes
 from django_ratelimit_guard.engine.plan import PlannedHit
-from django_ratelimit_guard.exceptions import StoreError
+from django_ratelimit_guard.core.exceptions import StoreError
 from django_ratelimit_guard.stores import packing
 from django_ratelimit_guard.stores.aredis import async_store, forget_async_stores
 from django_ratelimit_guard.stores.cluster import ClusterStore

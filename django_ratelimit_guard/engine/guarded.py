@@ -40,7 +40,7 @@ from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.engine.breaker import Call, CircuitBreaker
 from django_ratelimit_guard.engine.breakers import get_breaker
-from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
+from django_ratelimit_guard.core.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.stores.errors import REDIS_ERRORS, store_error
 
 logger = logging.getLogger("django_ratelimit_guard")

@@ -10,7 +10,7 @@ from typing import Any
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
 from django_ratelimit_guard.core.policies import Policy, build_policy
 from django_ratelimit_guard.core.problems import Problem, error
-from django_ratelimit_guard.exceptions import ConfigError
+from django_ratelimit_guard.core.exceptions import ConfigError
 
 _inline_fields: dict[str, Mapping[str, Any]] = {}
 _inline_built: dict[str, Policy] = {}

@@ -18,7 +18,7 @@ from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.engine import decide, limiter, registry
 from django_ratelimit_guard.engine.breaker import CircuitBreaker
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
-from django_ratelimit_guard.exceptions import ActionError, StoreError
+from django_ratelimit_guard.core.exceptions import ActionError, StoreError
 from django_ratelimit_guard.ops import fleet
 from django_ratelimit_guard.stores.memory import fallback_store
 

@@ -17,15 +17,13 @@ from django.core import checks
 from django_ratelimit_guard.conf.sections import GuardSettings
 from django_ratelimit_guard.conf.settings import build_settings, guard_settings
 from django_ratelimit_guard.core.problems import Problem, error, to_message
-from django_ratelimit_guard.exceptions import ConfigError
+from django_ratelimit_guard.core.exceptions import ConfigError
 
 SIGNED_MIDDLEWARE = (
     "django_ratelimit_guard.middleware.SignedRequestMiddleware",
     "django_ratelimit_guard.signing.middleware.SignedRequestMiddleware",
 )
 RATE_LIMIT_MIDDLEWARE = "django_ratelimit_guard.middleware.RateLimitMiddleware"
-PROMETHEUS_EXPORT_VIEW = ("django_prometheus.exports", "ExportToDjangoView")
-OUR_METRICS_VIEW = ("django_ratelimit_guard.views", "metrics")
 
 
 def _middleware() -> list[str]:

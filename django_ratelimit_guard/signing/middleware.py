@@ -24,7 +24,7 @@ from django.http.request import RawPostDataException
 from django_ratelimit_guard.conf.sections import SigningSettings
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core import bus
-from django_ratelimit_guard.exceptions import SignatureError
+from django_ratelimit_guard.core.exceptions import SignatureError
 from django_ratelimit_guard.signing import nonces, scheme
 from django_ratelimit_guard.signing.checks import ensure_signing_ready
 from django_ratelimit_guard.signing.nonces import Claim

@@ -25,7 +25,7 @@ from django_ratelimit_guard.conf.sections import GuardSettings
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
 from django_ratelimit_guard.core.keys import hash_key_value
 from django_ratelimit_guard.engine import decide, guarded
-from django_ratelimit_guard.exceptions import StoreError
+from django_ratelimit_guard.core.exceptions import StoreError
 from django_ratelimit_guard.stores.cluster import ClusterStore
 from django_ratelimit_guard.stores.redis import RedisStore
 

@@ -23,7 +23,7 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from django.utils.encoding import repercent_broken_unicode
 
-from django_ratelimit_guard.exceptions import SignatureError
+from django_ratelimit_guard.core.exceptions import SignatureError
 
 SCHEME = "RLG1-HMAC-SHA256"
 VERSION = "RLG1"

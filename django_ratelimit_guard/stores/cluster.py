@@ -33,7 +33,7 @@ from typing import Any
 import redis.exceptions as rexc
 
 from django_ratelimit_guard.core.algorithms import Hit, Verdict
-from django_ratelimit_guard.exceptions import StoreError
+from django_ratelimit_guard.core.exceptions import StoreError
 from django_ratelimit_guard.stores import scripts
 from django_ratelimit_guard.stores.errors import REDIS_ERRORS, store_error
 from django_ratelimit_guard.stores.redis import SyncClientStore, parse_reply, script_args

@@ -12,7 +12,7 @@ import asyncio
 
 import redis.exceptions as rexc
 
-from django_ratelimit_guard.exceptions import StoreError, StoreUnavailable
+from django_ratelimit_guard.core.exceptions import StoreError, StoreUnavailable
 
 #: Kinds that mean Redis itself is failing: they open breakers.
 OUTAGE_KINDS = frozenset({"connection", "timeout", "loading", "readonly", "oom"})

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
 from django_ratelimit_guard.core.algorithms import Algorithm, Hit, State, Verdict, decide_many
-from django_ratelimit_guard.exceptions import StoreClosedError
+from django_ratelimit_guard.core.exceptions import StoreClosedError
 
 logger = logging.getLogger("django_ratelimit_guard")
 

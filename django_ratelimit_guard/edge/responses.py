@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core.decisions import Decision, Result
-from django_ratelimit_guard.exceptions import RateLimited
+from django_ratelimit_guard.core.exceptions import RateLimited
 
 #: Attribute under which the middleware records which policies it already decided.
 DECIDED_ATTR = "_rate_limit_guard_decided"

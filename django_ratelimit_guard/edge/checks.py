@@ -24,7 +24,7 @@ MIDDLEWARE_PATH = "django_ratelimit_guard.middleware.RateLimitMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 MAX_SOCKET_TIMEOUT = 0.5
 PROMETHEUS_EXPORT_VIEW = ("django_prometheus.exports", "ExportToDjangoView")
-OUR_METRICS_VIEW = ("django_ratelimit_guard.views", "metrics")
+OUR_METRICS_VIEW = ("django_ratelimit_guard.edge.views", "metrics")
 
 
 @checks.register("ratelimit_guard")

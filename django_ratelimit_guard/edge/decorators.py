@@ -17,8 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_ratelimit_guard.core.policies import POLICY_FIELDS
 from django_ratelimit_guard.engine import limiter, registry
-from django_ratelimit_guard.exceptions import RateLimited
-from django_ratelimit_guard.responses import DECIDED_ATTR, add_headers, record, rejection_response
+from django_ratelimit_guard.core.exceptions import RateLimited
+from django_ratelimit_guard.edge.responses import DECIDED_ATTR, add_headers, record, rejection_response
 
 POLICIES_ATTR = "_rate_limit_guard_policies"
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
