@@ -53,14 +53,19 @@ def configure_django(
         DATABASES={},
         CACHES={
             "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-            "ratelimit": cache or {
+            "ratelimit": cache
+            or {
                 "BACKEND": "django_redis.cache.RedisCache",
                 "LOCATION": redis_url,
                 "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
             },
         },
         # No database here: the fleet control channel (which reads commands from it) stays off.
-        RATELIMIT_GUARD={"CACHE_ALIAS": "ratelimit", "POLICIES": policies, "CONTROL": {"POLL_SECONDS": 0}},
+        RATELIMIT_GUARD={
+            "CACHE_ALIAS": "ratelimit",
+            "POLICIES": policies,
+            "CONTROL": {"POLL_SECONDS": 0},
+        },
     )
     django.setup()
 

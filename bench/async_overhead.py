@@ -40,11 +40,11 @@ async def run(server: RedisServer, n: int, reps: int, pinned: bool) -> None:
     from django.test import RequestFactory
 
     from django_ratelimit_guard import acheck, check
-    from django_ratelimit_guard.stores.redis import DECIDE_LUA, DECIDE_SHA
+    from django_ratelimit_guard.stores.scripts import DECIDE
 
     raw = aredis.Redis.from_url(server.url, socket_timeout=0.1, socket_connect_timeout=0.1)
     sha = await raw.script_load(FLOOR_LUA)
-    await raw.script_load(DECIDE_LUA)
+    await raw.script_load(DECIDE.lua)
     request = RequestFactory().get("/", REMOTE_ADDR="198.51.100.1")
     threaded = sync_to_async(check, thread_sensitive=False)
     decide_args = ["rlg:{x}:one:sw", "", 1, "sw", 1_000_000_000, 3_600_000, 1, 1]
@@ -55,7 +55,7 @@ async def run(server: RedisServer, n: int, reps: int, pinned: bool) -> None:
     for _ in range(reps):  # interleaved, so machine noise hits every row alike
         rows["floor"].append(await per_op_us(lambda: raw.evalsha(sha, 1, "floor", 60000), n))
         rows["floor_decide"].append(
-            await per_op_us(lambda: raw.evalsha(DECIDE_SHA, 1, *decide_args), n)
+            await per_op_us(lambda: raw.evalsha(DECIDE.sha, 1, *decide_args), n)
         )
         rows["one"].append(await per_op_us(lambda: acheck(request, "one"), n))
         rows["three"].append(await per_op_us(lambda: acheck(request, "one", "two", "three"), n))

@@ -1,4 +1,5 @@
-"""Round trips and capacity on a real 3-master Redis Cluster (no replicas; started and stopped here).
+"""Round trips and capacity on a real 3-master Redis Cluster (no replicas; started and stopped
+here).
 
     python bench/cluster_roundtrips.py [--n 1000]
 
@@ -62,11 +63,12 @@ def main() -> None:
         from django_redis import get_redis_connection
 
         from django_ratelimit_guard import check, get_usage
-        from django_ratelimit_guard.core.algorithms import Hit
         from django_ratelimit_guard.conf.settings import guard_settings
+        from django_ratelimit_guard.core.algorithms import Hit
         from django_ratelimit_guard.engine.decide import redis_store
-        from django_ratelimit_guard.engine.limiter import storage_key
-        from django_ratelimit_guard.stores.redis import DECIDE_SHA, script_args
+        from django_ratelimit_guard.engine.plan import storage_key
+        from django_ratelimit_guard.stores.redis import script_args
+        from django_ratelimit_guard.stores.scripts import DECIDE
 
         rf = RequestFactory()
         client = get_redis_connection("ratelimit")
@@ -172,7 +174,7 @@ def main() -> None:
 
         def sequential() -> None:
             for hit in hits:
-                client.evalsha(DECIDE_SHA, 1, *script_args([hit], True, None))
+                client.evalsha(DECIDE.sha, 1, *script_args([hit], True, None))
 
         # redis-py's ClusterPipeline refuses EVALSHA ("blocked when running redis in cluster
         # mode"), so the alternative to threads is one call after another.

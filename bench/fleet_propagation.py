@@ -46,7 +46,9 @@ def main(rounds: int) -> None:
         rows = []
         for poll in POLLS:
             env = fleet_env(db, server.url, poll)
-            workers = [Worker(env, m, tmp / f"w{i}.log") for i, m in enumerate(("sync", "sync", "async"))]
+            workers = [
+                Worker(env, m, tmp / f"w{i}.log") for i, m in enumerate(("sync", "sync", "async"))
+            ]
             try:
                 for w in workers:
                     w.request()
@@ -59,14 +61,19 @@ def main(rounds: int) -> None:
                         first = wait_for_source(workers, source, timeout=poll + 5)
                         assert len(first) == len(workers), (action, first)
                         delays = [t - command.created_at.timestamp() for t in first.values()]
-                        next(r for r in rows if r[0] == poll and r[1] == action)[2].append(max(delays))
+                        next(r for r in rows if r[0] == poll and r[1] == action)[2].append(
+                            max(delays)
+                        )
             finally:
                 for w in workers:
                     w.close()
         print(f"Fleet propagation to 3 worker processes (2 sync, 1 async), {rounds} rounds each")
         print(f"{'POLL_SECONDS':>12}  {'action':<10}  {'median (s)':>10}  {'max (s)':>8}")
         for poll, action, delays in rows:
-            print(f"{poll:>12g}  {action:<10}  {statistics.median(delays):>10.3f}  {max(delays):>8.3f}")
+            print(
+                f"{poll:>12g}  {action:<10}  "
+                f"{statistics.median(delays):>10.3f}  {max(delays):>8.3f}"
+            )
 
         from django_ratelimit_guard.ops import fleet_poll
 

@@ -38,7 +38,8 @@ def child(n: int, policies: int) -> None:
 
     _peers.RATES = ("1000000000/h", "1000000000/m", "1000000000/d")
     _peers.configure("redis://127.0.0.1:1/0")  # never connected: the round trip is stubbed
-    from django_ratelimit_guard import check, guard
+    from django_ratelimit_guard import check
+    from django_ratelimit_guard.engine import decide
 
     # What decide.lua answers for this many allowed hits: remaining, reset_ms, retry_ms each.
     reply = [999_999_997, 1_293_043, 0] * policies
@@ -117,14 +118,16 @@ def redis_instructions(args: list[object], script: str, calls: int) -> int:
 def server_rows(calls: int) -> list[tuple[str, str]]:
     from _harness import FLOOR_LUA
 
-    from django_ratelimit_guard.stores.redis import DECIDE_LUA
+    from django_ratelimit_guard.stores.scripts import DECIDE
 
     big, hour = 10**9, 3_600_000
     key = "rlg:{0123456789abcdef0123456789abcdef}:p"
     cases = {
         "floor: one-key INCR script": (FLOOR_LUA, [1, "floor", 60_000]),
-        "decide.lua, one sliding-window hit": (DECIDE_LUA, [1, key + ":sw", "", 1, "sw", big, hour, 1, 1]),
-        "decide.lua, three hits (sw, fw, tb)": (DECIDE_LUA, [
+        "decide.lua, one sliding-window hit": (
+            DECIDE.lua, [1, key + ":sw", "", 1, "sw", big, hour, 1, 1]
+        ),
+        "decide.lua, three hits (sw, fw, tb)": (DECIDE.lua, [
             3, key + "a:sw", key + "b:fw", key + "c:tb", "", 1,
             "sw", big, hour, 1, 1, "fw", big, 60_000, 1, 1, "tb", big, hour, 1, 1,
         ]),
@@ -152,11 +155,16 @@ def main() -> None:
     for policies in (1, 3):
         base = instructions(0, policies)
         per_check = (instructions(args.n, policies) - base) / args.n
-        rows.append((f"check() with {policies} polic{'y' if policies == 1 else 'ies'}", f"{per_check:,.0f}"))
+        rows.append(
+            (f"check() with {policies} polic{'y' if policies == 1 else 'ies'}", f"{per_check:,.0f}")
+        )
     print(f"{versions()}; {os.cpu_count()} CPUs; n={args.n}, Redis round trip stubbed")
-    print_table("Instructions per check (callgrind), client side only", rows, ("call", "instructions"))
     print_table(
-        f"Instructions per EVALSHA inside redis-server (callgrind, {args.script_calls} pipelined calls)",
+        "Instructions per check (callgrind), client side only", rows, ("call", "instructions")
+    )
+    print_table(
+        "Instructions per EVALSHA inside redis-server "
+        f"(callgrind, {args.script_calls} pipelined calls)",
         server_rows(args.script_calls),
         ("script", "instructions"),
     )

@@ -62,9 +62,11 @@ def main() -> None:
             os.sched_setaffinity(server.process.pid, {args.pin})
         _peers.RATES = HUGE
         _peers.configure(server.url)
-        from django_ratelimit_guard import check, guard, limiter, registry
+        from django_ratelimit_guard import check
         from django_ratelimit_guard.conf.settings import guard_settings
-        from django_ratelimit_guard.stores.redis import DECIDE_LUA, DECIDE_SHA, script_args
+        from django_ratelimit_guard.engine import decide, limiter, plan, registry
+        from django_ratelimit_guard.stores.redis import script_args
+        from django_ratelimit_guard.stores.scripts import DECIDE
 
         try:
             from django_ratelimit_guard.stores.direct import evalsha_for
@@ -79,11 +81,11 @@ def main() -> None:
         check(request, "p0")  # connect, load the script
         config = guard_settings()
         one = [registry.get_policy("p0")]
-        planned = limiter.plan(request, one, config)
+        planned = plan.plan(request, one, config)
         hits = [p.hit for p in planned]
         three = [registry.get_policy(name) for name in ("p0", "p1", "p2")]
-        hits3 = [p.hit for p in limiter.plan(request, three, config)]
-        args1 = [DECIDE_SHA, 1, *script_args(hits, True, None)]
+        hits3 = [p.hit for p in plan.plan(request, three, config)]
+        args1 = [DECIDE.sha, 1, *script_args(hits, True, None)]
         store = decide.redis_store()
         lean = evalsha_for(raw)
         floor_args = [floor_sha, 1, "f", 60_000]
@@ -109,20 +111,22 @@ def main() -> None:
             med = statistics.median(values)
             step = (
                 ""
-                if previous is None or name.startswith(("check(", "decide.lua", "RedisStore.hit_many, three"))
+                if previous is None
+                or name.startswith(("check(", "decide.lua", "RedisStore.hit_many, three"))
                 else f"{med - previous:+.1f}"
             )
             rows.append((name, f"{med:.1f}", step, f"{med / floor:.2f}"))
             previous = med
         load = os.getloadavg()
         print(
-            f"{versions()}, {os.cpu_count()} CPUs, load {load[0]:.2f}; n={args.n} x {args.rounds} rounds, "
+            f"{versions()}, {os.cpu_count()} CPUs, load {load[0]:.2f}; "
+            f"n={args.n} x {args.rounds} rounds, "
             f"{'pinned to CPU ' + str(args.pin) if args.pin >= 0 else 'not pinned'}"
         )
         print_table("Client side, µs per call (medians)", rows, ("layer", "µs", "step", "x floor"))
         print_table(
             "Server side, INFO commandstats usec_per_call (20,000 calls each)",
-            server_side(server, DECIDE_LUA),
+            server_side(server, DECIDE.lua),
             ("script", "µs in Redis"),
         )
     finally:

@@ -74,11 +74,12 @@ def main() -> None:
 def run(server: RedisServer) -> list[tuple[str, str, str]]:
     from django_redis import get_redis_connection
 
-    from django_ratelimit_guard.engine import decide
-    from django_ratelimit_guard.core.algorithms import Algorithm, Hit
-    from django_ratelimit_guard.engine.breaker import get_breaker
     from django_ratelimit_guard.conf.settings import guard_settings, reset_all
+    from django_ratelimit_guard.core.algorithms import Algorithm, Hit
     from django_ratelimit_guard.core.rates import Rate
+    from django_ratelimit_guard.engine import decide
+    from django_ratelimit_guard.engine.breakers import get_breaker
+    from django_ratelimit_guard.engine.plan import PlannedHit
     from django_ratelimit_guard.stores.memory import MemoryStore, fallback_store
 
     rows: list[tuple[str, str, str]] = []
@@ -92,7 +93,7 @@ def run(server: RedisServer) -> list[tuple[str, str, str]]:
     policy = guard_settings().policies["api"]
     rate = Rate(1_000_000, 60)
     planned = [
-        guard.PlannedHit(
+        PlannedHit(
             Hit(
                 "rlg:{bench}:api:sw", Algorithm.SLIDING_WINDOW, rate.limit, rate.window_ms, 1, True
             ),
@@ -148,7 +149,7 @@ def run(server: RedisServer) -> list[tuple[str, str, str]]:
     # Frozen Redis, SOCKET_TIMEOUT 0.1 s, default breaker: per-decision latency, one thread.
     reset_all()
     planned_outage = [
-        guard.PlannedHit(
+        PlannedHit(
             Hit(
                 "rlg:{frozen}:api:sw", Algorithm.SLIDING_WINDOW, rate.limit, rate.window_ms, 1, True
             ),

@@ -26,14 +26,19 @@ def configure(url: str) -> None:
     from django.conf import settings
 
     settings.configure(
-        SECRET_KEY="bench", ALLOWED_HOSTS=["*"], DATABASES={},
+        SECRET_KEY="bench",
+        ALLOWED_HOSTS=["*"],
+        DATABASES={},
         INSTALLED_APPS=[
-            "django.contrib.auth", "django.contrib.contenttypes", "django_ratelimit_guard",
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django_ratelimit_guard",
         ],
         CACHES={
             "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
             "ratelimit": {
-                "BACKEND": "django_redis.cache.RedisCache", "LOCATION": url,
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": url,
                 "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
             },
         },
@@ -65,10 +70,15 @@ def main() -> None:
 
         def signed_request() -> object:
             nonce = f"bench-nonce-{next(counter):016d}"
-            headers = signing.sign("POST", "http://testserver/api/items/?page=2", BODY, "client-1",
-                                   SECRET, nonce=nonce)
-            return factory.post("/api/items/?page=2", BODY, content_type="application/json",
-                                HTTP_AUTHORIZATION=headers["Authorization"])
+            headers = signing.sign(
+                "POST", "http://testserver/api/items/?page=2", BODY, "client-1", SECRET, nonce=nonce
+            )
+            return factory.post(
+                "/api/items/?page=2",
+                BODY,
+                content_type="application/json",
+                HTTP_AUTHORIZATION=headers["Authorization"],
+            )
 
         total = (args.n + 200) * args.reps  # per_op_us warms up with 200 calls each time
         t0 = time.perf_counter()
@@ -105,11 +115,16 @@ def main() -> None:
             (labels[name], f"{median(values):.1f}", f"{median(values) / floor:.2f}")
             for name, values in rows.items()
         ]
-        print(f"python {platform.python_version()}, {args.n} calls x {args.reps} reps, "
-              f"body {len(BODY)} bytes, 2 key ids; building the requests took {build_s:.1f} s "
-              "(not timed)")
-        print_table("Signed request verification (median us per request)", table,
-                    ("what", "us/op", "x floor"))
+        print(
+            f"python {platform.python_version()}, {args.n} calls x {args.reps} reps, "
+            f"body {len(BODY)} bytes, 2 key ids; building the requests took {build_s:.1f} s "
+            "(not timed)"
+        )
+        print_table(
+            "Signed request verification (median us per request)",
+            table,
+            ("what", "us/op", "x floor"),
+        )
     finally:
         server.close()
 

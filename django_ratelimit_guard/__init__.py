@@ -38,10 +38,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from django_ratelimit_guard.edge.api import acheck, aget_usage, check, get_usage, reset
     from django_ratelimit_guard.core.decisions import Decision, Result
-    from django_ratelimit_guard.core.policies import Policy
-    from django_ratelimit_guard.edge.decorators import rate_limit
     from django_ratelimit_guard.core.exceptions import (
         ActionError,
         ConfigError,
@@ -53,11 +50,21 @@ if TYPE_CHECKING:
         StoreError,
         StoreUnavailable,
     )
+    from django_ratelimit_guard.core.policies import Policy
+    from django_ratelimit_guard.edge.api import acheck, aget_usage, check, get_usage, reset
+    from django_ratelimit_guard.edge.decorators import rate_limit
 
-_EXCEPTIONS = (
-    "ActionError ConfigError GuardError RateError RateLimited SignatureError StoreClosedError "
-    "StoreError StoreUnavailable"
-).split()
+_EXCEPTIONS = [
+    "ActionError",
+    "ConfigError",
+    "GuardError",
+    "RateError",
+    "RateLimited",
+    "SignatureError",
+    "StoreClosedError",
+    "StoreError",
+    "StoreUnavailable",
+]
 _LAZY = {
     **dict.fromkeys(("acheck", "aget_usage", "check", "get_usage", "reset"), "edge.api"),
     "Decision": "core.decisions",

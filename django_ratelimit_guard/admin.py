@@ -26,8 +26,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from django_ratelimit_guard.conf.settings import guard_settings
-from django_ratelimit_guard.core.keys import hash_key_value
 from django_ratelimit_guard.core.exceptions import ActionError
+from django_ratelimit_guard.core.keys import hash_key_value
 from django_ratelimit_guard.ops import actions, status
 from django_ratelimit_guard.ops.models import BreakerCommand, BreakerEvent, Status
 

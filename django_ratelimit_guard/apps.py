@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig, apps
 
-from django_ratelimit_guard.edge import checks  # noqa: F401  (registers the system checks)
 from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.edge import checks  # noqa: F401  (registers the system checks)
 from django_ratelimit_guard.signing.checks import ensure_signing_ready
 
 
@@ -19,11 +19,12 @@ class RateLimitGuardConfig(AppConfig):
         guard_settings()
         ensure_signing_ready()  # SignedRequestMiddleware without usable keys
 
-        # The operations side uses the ORM: importable only once the app registry is ready.
-        from django_ratelimit_guard.ops.install import install
+        # The operations side defines and queries models: importable only once the app registry
+        # is ready, so not at the top of this module (Django imports it before the models).
+        from django_ratelimit_guard.ops.install import install  # noqa: PLC0415
 
         install()  # metrics, limited-client tracking, persisted breaker events, signals
 
         if apps.is_installed("rest_framework"):
             # Optional dependency: importing it without DRF installed would fail.
-            from django_ratelimit_guard.contrib import rest_framework_checks  # noqa: F401
+            from django_ratelimit_guard.contrib import rest_framework_checks  # noqa: F401, PLC0415

@@ -15,8 +15,8 @@ import django
 
 django.setup()
 
-from django_ratelimit_guard.ops import events, metrics  # noqa: E402
 from django_ratelimit_guard.core.decisions import Decision, Result  # noqa: E402
+from django_ratelimit_guard.ops import events, metrics  # noqa: E402
 
 state, limited = sys.argv[1], int(sys.argv[2])
 if state != "closed":

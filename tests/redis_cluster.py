@@ -93,7 +93,7 @@ class ClusterNodeServer(RedisServer):
 
 
 class ClusterDeployment:
-    """``masters`` primaries with ``replicas`` replicas each, built by ``redis-cli --cluster create``."""
+    """``masters`` primaries with ``replicas`` replicas each (``redis-cli --cluster create``)."""
 
     def __init__(self, masters: int = 3, replicas: int = 1) -> None:
         self.nodes = [ClusterNodeServer() for _ in range(masters * (1 + replicas))]
@@ -227,7 +227,7 @@ class ClusterDeployment:
 
 
 class SentinelProcess(RedisServer):
-    """``redis-server <config> --sentinel``; the sentinel rewrites its config file, so each has its own."""
+    """``redis-server <config> --sentinel``; a sentinel rewrites its config file: one each."""
 
     def __init__(
         self,
@@ -259,7 +259,7 @@ class SentinelProcess(RedisServer):
 
 
 class SentinelGroup:
-    """One master, ``replicas`` replicas and ``sentinels`` sentinels watching service ``service``."""
+    """One master, ``replicas`` replicas and ``sentinels`` sentinels watching ``service``."""
 
     def __init__(
         self,

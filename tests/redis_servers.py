@@ -18,7 +18,8 @@ import redis
 
 INSTALL_HINT = (
     "redis-server is not on PATH. Install it (Debian/Ubuntu: apt-get install redis-server; "
-    "macOS: brew install redis), or run `bash scripts/test`, which installs it on Debian-like systems."
+    "macOS: brew install redis), or run `bash scripts/test`, "
+    "which installs it on Debian-like systems."
 )
 
 
@@ -54,9 +55,22 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         args = [
-            redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
-            "--logfile", str(self.dir / "redis.log"), *self.extra_args,
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.dir / "redis.log"),
+            *self.extra_args,
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_ready(timeout)

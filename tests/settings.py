@@ -39,8 +39,19 @@ RATELIMIT_GUARD = {
     # No fleet poller thread in-process (tests/fleet/ runs real worker processes with one).
     "CONTROL": {"POLL_SECONDS": 0},
     "POLICIES": {
-        "login": {"rate": "3/m", "key": "ip", "methods": ["POST"], "fail_mode": "closed", "critical": True},
-        "api": {"rate": "5/m", "key": "user_or_ip", "paths": ["/api/"], "exempt_paths": ["/api/health"]},
+        "login": {
+            "rate": "3/m",
+            "key": "ip",
+            "methods": ["POST"],
+            "fail_mode": "closed",
+            "critical": True,
+        },
+        "api": {
+            "rate": "5/m",
+            "key": "user_or_ip",
+            "paths": ["/api/"],
+            "exempt_paths": ["/api/health"],
+        },
         "burst": {"rate": "10/s", "algorithm": "token_bucket", "key": "ip"},
     },
 }

@@ -7,8 +7,8 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from django_ratelimit_guard.ops import top_clients
 from django_ratelimit_guard.core.keys import hash_key_value
+from django_ratelimit_guard.ops import top_clients
 
 pytestmark = pytest.mark.django_db
 

@@ -139,7 +139,9 @@ def test_sliding_window_weights_the_previous_window(lua_store, redis_server):
     assert peek.allowed
 
 
-def test_sliding_window_admits_no_extra_request_just_after_a_window_boundary(lua_store, redis_server):
+def test_sliding_window_admits_no_extra_request_just_after_a_window_boundary(
+    lua_store, redis_server
+):
     redis_server.flush()
     hit = Hit("rlg:{x}:sw", Algorithm.SLIDING_WINDOW, 5, 60_000, 1, True)
     window_start = (T0 // 60_000 + 1) * 60_000

@@ -185,7 +185,10 @@ def test_policy_names_are_resolved_anew_after_a_settings_change(redis, settings)
     request = RequestFactory().get("/", REMOTE_ADDR="10.9.9.9")
     assert check(request, "burst").limit == 10
     changed = {**settings.RATELIMIT_GUARD}
-    changed["POLICIES"] = {**changed["POLICIES"], "burst": {**changed["POLICIES"]["burst"], "rate": "1234/h"}}
+    changed["POLICIES"] = {
+        **changed["POLICIES"],
+        "burst": {**changed["POLICIES"]["burst"], "rate": "1234/h"},
+    }
     settings.RATELIMIT_GUARD = changed
     assert check(request, "burst").limit == 1234
 

@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from django_ratelimit_guard import signals
+from django_ratelimit_guard.conf.sections import BreakerSettings
 from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.engine.breaker import BreakerState, CircuitBreaker
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
-from django_ratelimit_guard.conf.sections import BreakerSettings
 
 CLOSED, HALF_OPEN, OPEN = BreakerState.CLOSED, BreakerState.HALF_OPEN, BreakerState.OPEN
 
@@ -317,7 +317,9 @@ def test_snapshot_reports_wall_clock_times(clock):
 def test_every_transition_reaches_subscribers_signal_and_log(clock, caplog, subscribe):
     breaker = make(clock)
     seen: list[tuple[str, BreakerState, BreakerState]] = []
-    subscribe(bus.breaker_transition, lambda scope, old, new, reason: seen.append((scope, old, new)))
+    subscribe(
+        bus.breaker_transition, lambda scope, old, new, reason: seen.append((scope, old, new))
+    )
     signalled: list[tuple[str, str, str]] = []
 
     def receiver(sender, scope, old, new, **kwargs):  # type: ignore[no-untyped-def]

@@ -251,7 +251,10 @@ def test_restarted_redis_loses_its_scripts_and_recovers(server):
 
 def test_flapping_redis_is_held_off_by_backoff(server, subscribe):
     transitions: list[tuple[str, BreakerState, BreakerState]] = []
-    subscribe(bus.breaker_transition, lambda scope, old, new, reason: transitions.append((scope, old, new)))
+    subscribe(
+        bus.breaker_transition,
+        lambda scope, old, new, reason: transitions.append((scope, old, new)),
+    )
     stop = threading.Event()
 
     def flap() -> None:

@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from django_ratelimit_guard.apps import RateLimitGuardConfig
-from django_ratelimit_guard.edge.checks import check_settings
 from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.edge.checks import check_settings
 
 
 def ids(settings_value, settings):

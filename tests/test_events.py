@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
 
-from django_ratelimit_guard.ops import events
 from django_ratelimit_guard.models import BreakerEvent
+from django_ratelimit_guard.ops import events
 
 pytestmark = pytest.mark.django_db
 

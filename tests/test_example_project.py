@@ -19,18 +19,29 @@ setup_test_environment()
 client = Client()
 codes = [client.get("/api/items/").status_code for _ in range(30)]
 print("api", codes[:10].count(200), codes.count(200), codes.count(429))
-print("login", [client.post("/login/", {"username": "x", "password": "y"}).status_code for _ in range(6)])
+form = {"username": "x", "password": "y"}
+print("login", [client.post("/login/", form).status_code for _ in range(6)])
 print("report", [client.get("/report/").status_code for _ in range(4)])
 """
 
 
 def run_example(tmp_path: Path, extra_env: dict[str, str]) -> str:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "example.settings", "EXAMPLE_DB": str(tmp_path / "db.sqlite3"),
-           "PYTHONPATH": f"{ROOT}:{ROOT / 'example_project'}"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example.settings",
+        "EXAMPLE_DB": str(tmp_path / "db.sqlite3"),
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'example_project'}",
+    }
     env.pop("REDIS_URL", None)
     env.update(extra_env)
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT / "example_project", env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT / "example_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 

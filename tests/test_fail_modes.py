@@ -12,10 +12,9 @@ import pytest
 from django.test import AsyncClient
 
 from django_ratelimit_guard.core import bus
-from django_ratelimit_guard.engine import decide
+from django_ratelimit_guard.core.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.engine.breaker import BreakerState
 from django_ratelimit_guard.engine.breakers import get_breaker
-from django_ratelimit_guard.core.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.stores.memory import fallback_store
 from django_ratelimit_guard.stores.redis import RedisStore
 from tests.conftest import redis_cache
@@ -119,8 +118,8 @@ def test_script_errors_fall_back_without_opening_the_breaker(client, guarded, mo
 def test_a_request_denied_by_a_closed_policy_consumes_no_memory_budget(guarded):
     from django.test import RequestFactory
 
-    from django_ratelimit_guard.engine import limiter
     from django_ratelimit_guard.conf.settings import guard_settings
+    from django_ratelimit_guard.engine import limiter
 
     get_breaker("ratelimit").force_open()
     policies = guard_settings().policies

@@ -13,11 +13,11 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from django_ratelimit_guard.ops import fleet, fleet_poll
+from django_ratelimit_guard.conf.settings import build_settings
 from django_ratelimit_guard.core.algorithms import Algorithm, Hit
 from django_ratelimit_guard.engine.breakers import forget_breakers, get_breaker
-from django_ratelimit_guard.conf.settings import build_settings
 from django_ratelimit_guard.models import BreakerCommand
+from django_ratelimit_guard.ops import fleet, fleet_poll
 from django_ratelimit_guard.stores.memory import fallback_store
 
 STATUS = "admin:django_ratelimit_guard_status"
@@ -83,12 +83,18 @@ def test_a_new_process_obeys_a_standing_force_open_but_skips_an_old_clear():
 @pytest.mark.django_db
 def test_a_command_committed_late_with_a_lower_id_is_still_applied_once_and_in_order():
     now = timezone.now()
-    newer = BreakerCommand.objects.create(id=100, scope="ratelimit", action="force_open", created_at=now)
+    newer = BreakerCommand.objects.create(
+        id=100, scope="ratelimit", action="force_open", created_at=now
+    )
     assert fleet.sync()
     assert state() == "open"
     # Another issuer's transaction got its ids first but committed after we read `newer`.
-    BreakerCommand.objects.create(id=newer.id - 2, scope="ratelimit", action="reset", created_at=now)
-    BreakerCommand.objects.create(id=newer.id - 1, scope="*", action="clear_fallback", created_at=now)
+    BreakerCommand.objects.create(
+        id=newer.id - 2, scope="ratelimit", action="reset", created_at=now
+    )
+    BreakerCommand.objects.create(
+        id=newer.id - 1, scope="*", action="clear_fallback", created_at=now
+    )
     fallback_store().hit_many([Hit("k", Algorithm.FIXED_WINDOW, 5, 60_000, 1, True)])
     assert fleet.sync()
     assert fallback_store().entries == 0  # the late clear was applied
@@ -204,7 +210,9 @@ def staff(username: str, *perms: str) -> User:
     user = User.objects.create_user(username, password="pw", is_staff=True)
     for codename in perms:
         user.user_permissions.add(
-            Permission.objects.get(codename=codename, content_type__app_label="django_ratelimit_guard")
+            Permission.objects.get(
+                codename=codename, content_type__app_label="django_ratelimit_guard"
+            )
         )
     return user
 
@@ -215,10 +223,15 @@ def test_force_open_from_the_page_is_a_fleet_command_shown_as_standing(client, r
     confirm = client.post(action_url("force-open"), {"scope": "ratelimit", "reason": "upgrade"})
     assert "every worker process on every host" in confirm.content.decode()
     assert not BreakerCommand.objects.exists()  # not before confirmation
-    client.post(action_url("force-open"), {"scope": "ratelimit", "reason": "upgrade", "confirm": "yes"})
+    client.post(
+        action_url("force-open"), {"scope": "ratelimit", "reason": "upgrade", "confirm": "yes"}
+    )
     command = BreakerCommand.objects.get()
     assert (command.action, command.scope, command.reason, command.created_by) == (
-        "force_open", "ratelimit", "upgrade", "alice",
+        "force_open",
+        "ratelimit",
+        "upgrade",
+        "alice",
     )
     html = client.get(reverse(STATUS)).content.decode()
     assert "forced open since" in html and "by alice: upgrade" in html
@@ -256,7 +269,9 @@ def test_commands_are_listed_read_only_in_the_admin(client, redis):
 
 @pytest.mark.django_db
 def test_command_force_open_and_reset_breaker_are_fleet_wide(redis, capsys):
-    call_command("ratelimit_guard", "force-open", "ratelimit", "--reason", "failover", "--by", "ops")
+    call_command(
+        "ratelimit_guard", "force-open", "ratelimit", "--reason", "failover", "--by", "ops"
+    )
     assert "fleet command #" in capsys.readouterr().out
     assert state() == "open"
     assert BreakerCommand.objects.get().created_by == "ops"

@@ -19,7 +19,10 @@ class User:
 
 
 def policies(settings, **policy):
-    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "POLICIES": {"p": {"rate": "1/m", **policy}}}
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "POLICIES": {"p": {"rate": "1/m", **policy}},
+    }
 
 
 def with_user(request, user):
@@ -49,7 +52,9 @@ def test_header_key_counts_per_value_and_a_missing_header_is_one_shared_bucket(r
     assert not check(rf.get("/", HTTP_X_API_KEY="a"), "p").allowed
     assert check(rf.get("/", HTTP_X_API_KEY="b"), "p").allowed
     assert check(rf.get("/"), "p").allowed
-    assert not check(rf.get("/", REMOTE_ADDR="198.51.100.200"), "p").allowed  # omitting it is no way out
+    assert not check(
+        rf.get("/", REMOTE_ADDR="198.51.100.200"), "p"
+    ).allowed  # omitting it is no way out
 
 
 def test_param_key_reads_get_then_post(redis, settings):
@@ -62,7 +67,9 @@ def test_param_key_reads_get_then_post(redis, settings):
 def test_api_key_key_uses_the_verified_key_id(redis, settings):
     policies(settings, key="api_key")
     request = rf.get("/")
-    assert check(request, "p").decisions == ()  # unsigned: skipped (the signing middleware rejects it)
+    assert (
+        check(request, "p").decisions == ()
+    )  # unsigned: skipped (the signing middleware rejects it)
     request.api_key_id = "partner-1"
     assert check(request, "p").allowed and not check(request, "p").allowed
 
@@ -77,7 +84,10 @@ def test_callable_and_dotted_path_keys(redis, settings):
 @pytest.mark.django_db
 async def test_sync_callable_key_works_on_an_async_view(redis):
     client = AsyncClient()
-    codes = [(await client.get("/async-tenant/", headers={"X-Tenant": "acme"})).status_code for _ in range(3)]
+    codes = [
+        (await client.get("/async-tenant/", headers={"X-Tenant": "acme"})).status_code
+        for _ in range(3)
+    ]
     assert codes == [200, 200, 429]
 
 
@@ -101,18 +111,25 @@ def test_long_key_values_are_counted_but_not_pinned_in_the_key_cache(redis, sett
     assert plan._static_hit.cache_info().currsize == 0
 
 
-def test_a_key_that_several_policies_share_is_resolved_once_per_request(redis, settings, monkeypatch):
+def test_a_key_that_several_policies_share_is_resolved_once_per_request(
+    redis, settings, monkeypatch
+):
     from tests import helpers
 
     calls: list[object] = []
     real = helpers.tenant_key
-    monkeypatch.setattr(helpers, "tenant_key", lambda request: calls.append(request) or real(request))
-    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "POLICIES": {
-        "a": {"rate": "5/m", "key": "tests.helpers.tenant_key"},
-        "b": {"rate": "7/m", "key": "tests.helpers.tenant_key", "algorithm": "fixed_window"},
-        "c": {"rate": "9/m", "key": "ip"},
-        "d": {"rate": "11/m", "key": "ip", "algorithm": "token_bucket"},
-    }}
+    monkeypatch.setattr(
+        helpers, "tenant_key", lambda request: calls.append(request) or real(request)
+    )
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "POLICIES": {
+            "a": {"rate": "5/m", "key": "tests.helpers.tenant_key"},
+            "b": {"rate": "7/m", "key": "tests.helpers.tenant_key", "algorithm": "fixed_window"},
+            "c": {"rate": "9/m", "key": "ip"},
+            "d": {"rate": "11/m", "key": "ip", "algorithm": "token_bucket"},
+        },
+    }
     request = rf.get("/", HTTP_X_TENANT="acme")
     result = check(request, "a", "b", "c", "d")
     assert calls == [request]
@@ -122,9 +139,12 @@ def test_a_key_that_several_policies_share_is_resolved_once_per_request(redis, s
 
 def test_callables_given_as_such_are_each_called_even_with_the_same_name(redis, settings):
     # Two lambdas share a __qualname__; each must still key its own policy.
-    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "POLICIES": {
-        "x": {"rate": "5/m", "key": lambda request: "one"},
-        "y": {"rate": "5/m", "key": lambda request: None},
-    }}
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "POLICIES": {
+            "x": {"rate": "5/m", "key": lambda request: "one"},
+            "y": {"rate": "5/m", "key": lambda request: None},
+        },
+    }
     result = check(rf.get("/"), "x", "y")
     assert [d.policy for d in result.decisions] == ["x"]  # y's key returned None: skipped

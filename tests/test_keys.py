@@ -7,8 +7,13 @@ from django.test import RequestFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.core.keys import ClientIPSettings
-from django_ratelimit_guard.core.keys import UNKNOWN_IP, client_ip, hash_key_value, parse_ip
+from django_ratelimit_guard.core.keys import (
+    UNKNOWN_IP,
+    ClientIPSettings,
+    client_ip,
+    hash_key_value,
+    parse_ip,
+)
 
 rf = RequestFactory()
 PROXIES = ClientIPSettings(

@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_lates
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 
-from django_ratelimit_guard.ops import events, metrics
 from django_ratelimit_guard.engine.breakers import get_breaker
+from django_ratelimit_guard.ops import events, metrics
 from tests.conftest import redis_cache
 from tests.redis_servers import free_port
 
@@ -212,16 +212,26 @@ def test_two_worker_processes_merge_counters_and_report_the_worst_live_breaker_s
 
 
 @hsettings(deadline=None)  # timing is not what this tests; CI machines are shared
-@given(st.lists(st.floats(0, 5, allow_nan=False) | st.sampled_from(metrics.LATENCY_BUCKETS), max_size=30))
+@given(
+    st.lists(
+        st.floats(0, 5, allow_nan=False) | st.sampled_from(metrics.LATENCY_BUCKETS), max_size=30
+    )
+)
 def test_the_fast_update_paths_expose_what_prometheus_clients_own_methods_do(values):
     from prometheus_client import Counter, Histogram
 
     exposed = []
     for fast in (False, True):
         registry = CollectorRegistry()
-        histogram = Histogram("h_seconds", "h", ["store"], buckets=metrics.LATENCY_BUCKETS, registry=registry)
+        histogram = Histogram(
+            "h_seconds", "h", ["store"], buckets=metrics.LATENCY_BUCKETS, registry=registry
+        )
         counter = Counter("c", "c", ["policy"], registry=registry)
-        observe = metrics._fast_observe(histogram.labels("redis")) if fast else histogram.labels("redis").observe
+        observe = (
+            metrics._fast_observe(histogram.labels("redis"))
+            if fast
+            else histogram.labels("redis").observe
+        )
         inc = metrics._fast_inc(counter.labels("p")) if fast else counter.labels("p").inc
         for value in values:
             observe(value)

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from django_ratelimit_guard.engine import reconcile as reconcile_module
 from django_ratelimit_guard.core.algorithms import Algorithm, Hit
-from django_ratelimit_guard.engine.reconcile import reconcile
 from django_ratelimit_guard.core.exceptions import StoreUnavailable
+from django_ratelimit_guard.engine import reconcile as reconcile_module
+from django_ratelimit_guard.engine.reconcile import reconcile
 from django_ratelimit_guard.stores.memory import MemoryStore
 from django_ratelimit_guard.stores.redis import RedisStore
 

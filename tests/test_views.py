@@ -100,7 +100,10 @@ def test_disabled_guard_limits_nothing(client, redis, settings):
 
 
 def test_custom_rejection_view_is_used(client, redis, settings):
-    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "RESPONSE": {"VIEW": "tests.helpers.teapot"}}
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "RESPONSE": {"VIEW": "tests.helpers.teapot"},
+    }
     for _ in range(2):
         client.get("/inline/")
     response = client.get("/inline/")

@@ -27,17 +27,16 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
-
 from django_redis.cache import RedisCache
 
 from django_ratelimit_guard.compat import ALL
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core.algorithms import Algorithm
+from django_ratelimit_guard.core.exceptions import StoreError
 from django_ratelimit_guard.core.keys import KeySpec
 from django_ratelimit_guard.core.policies import FailMode, Policy
 from django_ratelimit_guard.core.rates import MAX_LIMIT, Rate
 from django_ratelimit_guard.engine import limiter
-from django_ratelimit_guard.core.exceptions import StoreError
 
 Usage = dict[str, Any]
 EXPIRATION_FUDGE = 5  # seconds added to the Django cache entry's lifetime, as django-ratelimit does

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from django_ratelimit_guard.compat import ALL, UNSAFE
-from django_ratelimit_guard.compat.core import split_rate, check_key, is_ratelimited
+from django_ratelimit_guard.compat.core import check_key, is_ratelimited, split_rate
 from django_ratelimit_guard.compat.exceptions import Ratelimited
 
 __all__ = ["ratelimit"]

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django_ratelimit_guard.core.keys import ClientIPSettings, IPNetwork
 from django_ratelimit_guard.core.policies import FailMode, Policy
 
+
 @dataclass(frozen=True)
 class BreakerSettings:
     failure_threshold: int = 5
@@ -112,7 +113,6 @@ CONTROL_BOUNDS: dict[str, tuple[type, float, float]] = {
     "POLL_SECONDS": (float, 0.0, 300),
     "KEEP_COMMANDS": (int, 10, 100_000),
 }
-
 
 
 __all__ = [

@@ -27,14 +27,24 @@ from django_ratelimit_guard.conf.sections import (
     GuardSettings,
 )
 from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.core.exceptions import ConfigError
 from django_ratelimit_guard.core.policies import FailMode, Policy, build_policy
 from django_ratelimit_guard.core.problems import Problem, error
-from django_ratelimit_guard.core.exceptions import ConfigError
 
 TOP_LEVEL_KEYS = frozenset(
     {
-        "ENABLED", "CACHE_ALIAS", "KEY_PREFIX", "POLICIES", "DEFAULT_FAIL_MODE", "CLIENT_IP",
-        "BREAKER", "FALLBACK", "RESPONSE", "SIGNING", "METRICS", "CONTROL",
+        "ENABLED",
+        "CACHE_ALIAS",
+        "KEY_PREFIX",
+        "POLICIES",
+        "DEFAULT_FAIL_MODE",
+        "CLIENT_IP",
+        "BREAKER",
+        "FALLBACK",
+        "RESPONSE",
+        "SIGNING",
+        "METRICS",
+        "CONTROL",
     }
 )
 
@@ -47,22 +57,39 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
     if not isinstance(raw, Mapping):
         return None, [error(1, f"RATELIMIT_GUARD is {type(raw).__name__}: expected a dict.")]
     for key in sorted(set(raw) - TOP_LEVEL_KEYS, key=str):
-        problems.append(error(1, f"RATELIMIT_GUARD has unknown key {key!r}.", f"Known keys: {', '.join(sorted(TOP_LEVEL_KEYS))}."))
+        problems.append(
+            error(
+                1,
+                f"RATELIMIT_GUARD has unknown key {key!r}.",
+                f"Known keys: {', '.join(sorted(TOP_LEVEL_KEYS))}.",
+            )
+        )
 
     enabled = raw.get("ENABLED", True)
     if not isinstance(enabled, bool):
-        problems.append(error(8, f"RATELIMIT_GUARD['ENABLED'] is {enabled!r}: expected True or False."))
+        problems.append(
+            error(8, f"RATELIMIT_GUARD['ENABLED'] is {enabled!r}: expected True or False.")
+        )
         enabled = True
 
     cache_alias = raw.get("CACHE_ALIAS", "default")
     problems.extend(validate.cache_alias_problems(cache_alias))
 
     prefix = raw.get("KEY_PREFIX", "rlg")
-    if not isinstance(prefix, str) or not prefix or len(prefix) > 64 or any(
-        c in prefix for c in "{} \t\r\n"
+    if (
+        not isinstance(prefix, str)
+        or not prefix
+        or len(prefix) > 64
+        or any(c in prefix for c in "{} \t\r\n")
     ):
-        problems.append(error(15, f"RATELIMIT_GUARD['KEY_PREFIX'] is {prefix!r}: expected 1-64 characters without braces or whitespace.",
-                              "Braces would change the Redis Cluster hash tag of every key."))
+        problems.append(
+            error(
+                15,
+                f"RATELIMIT_GUARD['KEY_PREFIX'] is {prefix!r}: expected 1-64 characters without "
+                "braces or whitespace.",
+                "Braces would change the Redis Cluster hash tag of every key.",
+            )
+        )
         prefix = "rlg"
 
     default_fail_mode = FailMode.MEMORY
@@ -70,12 +97,24 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
         try:
             default_fail_mode = FailMode(raw["DEFAULT_FAIL_MODE"])
         except ValueError:
-            problems.append(error(5, f"RATELIMIT_GUARD['DEFAULT_FAIL_MODE'] is {raw['DEFAULT_FAIL_MODE']!r}.", "Use 'memory', 'closed' or 'open'."))
+            problems.append(
+                error(
+                    5,
+                    f"RATELIMIT_GUARD['DEFAULT_FAIL_MODE'] is {raw['DEFAULT_FAIL_MODE']!r}.",
+                    "Use 'memory', 'closed' or 'open'.",
+                )
+            )
 
     client_ip = validate.client_ip_settings(raw, problems)
-    breaker = BreakerSettings(**validate.tuning("BREAKER", raw.get("BREAKER"), BREAKER_BOUNDS, problems, 11))
-    fallback = FallbackSettings(**validate.tuning("FALLBACK", raw.get("FALLBACK"), FALLBACK_BOUNDS, problems, 12))
-    control = ControlSettings(**validate.tuning("CONTROL", raw.get("CONTROL"), CONTROL_BOUNDS, problems, 81))
+    breaker = BreakerSettings(
+        **validate.tuning("BREAKER", raw.get("BREAKER"), BREAKER_BOUNDS, problems, 11)
+    )
+    fallback = FallbackSettings(
+        **validate.tuning("FALLBACK", raw.get("FALLBACK"), FALLBACK_BOUNDS, problems, 12)
+    )
+    control = ControlSettings(
+        **validate.tuning("CONTROL", raw.get("CONTROL"), CONTROL_BOUNDS, problems, 81)
+    )
     response = validate.response_settings(raw, problems)
     signing = validate.signing_settings(raw, problems)
     metrics = validate.metrics_settings(raw, problems)
@@ -83,7 +122,9 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
     policies: dict[str, Policy] = {}
     raw_policies = raw.get("POLICIES") or {}
     if not isinstance(raw_policies, Mapping):
-        problems.append(error(8, "RATELIMIT_GUARD['POLICIES'] must be a dict: name -> policy dict."))
+        problems.append(
+            error(8, "RATELIMIT_GUARD['POLICIES'] must be a dict: name -> policy dict.")
+        )
         raw_policies = {}
     for name, policy_raw in raw_policies.items():
         if not isinstance(name, str):
@@ -98,7 +139,9 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
 
     if any(p.is_error for p in problems):
         return None, problems
-    secret = hashlib.sha256(b"django-ratelimit-guard:keys:" + str(settings.SECRET_KEY).encode()).digest()
+    secret = hashlib.sha256(
+        b"django-ratelimit-guard:keys:" + str(settings.SECRET_KEY).encode()
+    ).digest()
     return (
         GuardSettings(
             enabled=enabled,

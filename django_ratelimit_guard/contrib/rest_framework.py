@@ -3,8 +3,8 @@
 ``PolicyThrottle`` applies the policies a view names — ``throttle_scope = "api"`` (DRF's own
 convention, read as a policy name) and/or ``rate_limit_policies = ["burst", "sustained"]`` — plus
 the ``policies`` of a throttle subclass. All of them are decided in one round trip through
-:func:`django_ratelimit_guard.engine.limiter.decide`, so fail modes, the breaker and the memory fallback
-behave exactly as for ``@rate_limit`` views.
+:func:`django_ratelimit_guard.engine.limiter.decide`, so fail modes, the breaker and the memory
+fallback behave exactly as for ``@rate_limit`` views.
 
 The result is recorded in ``request.rate_limit`` (the Django request), so ``RateLimitMiddleware``
 adds the ``RateLimit-Policy`` / ``RateLimit`` header fields to the DRF response; without the
@@ -26,8 +26,8 @@ from rest_framework.throttling import BaseThrottle
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core.decisions import Result
 from django_ratelimit_guard.core.policies import Policy
-from django_ratelimit_guard.engine import limiter, registry
 from django_ratelimit_guard.edge.responses import DECIDED_ATTR, add_headers, record
+from django_ratelimit_guard.engine import limiter, registry
 
 __all__ = ["PolicyThrottle", "RateLimitHeadersMixin", "RateLimiterUnavailable"]
 

@@ -43,8 +43,15 @@ def _fast_constructor() -> Callable[..., Decision]:
     s0, s1, s2, s3, s4, s5, s6, s7, s8 = setters
 
     def new_decision(
-        policy: str, allowed: bool, limit: int, remaining: int, reset_after: float,
-        retry_after: float, source: Source, window: int, block: bool,
+        policy: str,
+        allowed: bool,
+        limit: int,
+        remaining: int,
+        reset_after: float,
+        retry_after: float,
+        source: Source,
+        window: int,
+        block: bool,
     ) -> Decision:
         d = new(Decision)
         s0(d, policy)

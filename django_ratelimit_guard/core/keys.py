@@ -70,8 +70,10 @@ def _is_trusted(address: IPAddress, trusted: tuple[IPNetwork, ...]) -> bool:
 
 def _walk(remote_addr: str, forwarded: str, config: ClientIPSettings) -> IPAddress | None:
     remote = parse_ip(remote_addr)
-    if remote is None or not config.trusted_proxies or not _is_trusted(
-        remote, config.trusted_proxies
+    if (
+        remote is None
+        or not config.trusted_proxies
+        or not _is_trusted(remote, config.trusted_proxies)
     ):
         return remote
     # Right to left: the rightmost entries were appended by our own proxies; the first one that
@@ -149,6 +151,7 @@ def _user_pk(request: HttpRequest) -> str | None:
 
 def build_key(spec: object, config_getter: Callable[[], ClientIPSettings]) -> KeySpec:
     """Resolve a ``key`` setting. Raises ``ValueError`` with a readable message when unknown."""
+
     def ip(request: HttpRequest) -> str:
         return client_ip(request, config_getter())
 

@@ -34,8 +34,17 @@ class FailMode(str, Enum):
 
 POLICY_FIELDS = frozenset(
     {
-        "rate", "key", "algorithm", "methods", "paths", "exempt_paths", "fail_mode",
-        "cost", "block", "critical", "fallback_rate",
+        "rate",
+        "key",
+        "algorithm",
+        "methods",
+        "paths",
+        "exempt_paths",
+        "fail_mode",
+        "cost",
+        "block",
+        "critical",
+        "fallback_rate",
     }
 )
 
@@ -97,7 +106,9 @@ def build_policy(
     where = _where(name, inline)
     problems: list[Problem] = []
     if not isinstance(raw, Mapping):
-        return None, [error(8, f"{where} is {type(raw).__name__}: expected a dict of policy fields.")]
+        return None, [
+            error(8, f"{where} is {type(raw).__name__}: expected a dict of policy fields.")
+        ]
     if not name or not all(" " <= c <= "~" and c not in '"\\' for c in name):
         problems.append(
             error(
@@ -128,7 +139,9 @@ def build_policy(
             try:
                 imported = import_string(raw_rate)
             except ImportError as exc:
-                problems.append(error(2, f"{where}['rate'] {raw_rate!r} could not be imported: {exc}"))
+                problems.append(
+                    error(2, f"{where}['rate'] {raw_rate!r} could not be imported: {exc}")
+                )
             else:
                 if callable(imported):
                     rate, rate_text = imported, raw_rate
@@ -189,16 +202,24 @@ def build_policy(
             fail_mode = FailMode(raw["fail_mode"])
         except ValueError:
             problems.append(
-                error(5, f"{where}['fail_mode'] is {raw['fail_mode']!r}.", "Use 'memory', 'closed' or 'open'.")
+                error(
+                    5,
+                    f"{where}['fail_mode'] is {raw['fail_mode']!r}.",
+                    "Use 'memory', 'closed' or 'open'.",
+                )
             )
 
     cost: int | CostFunc = 1
     if "cost" in raw:
         value = raw["cost"]
-        if callable(value) or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COST):
+        if callable(value) or (
+            isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COST
+        ):
             cost = value
         else:
-            problems.append(error(8, f"{where}['cost'] is {value!r}: expected an int >= 1 or a callable."))
+            problems.append(
+                error(8, f"{where}['cost'] is {value!r}: expected an int >= 1 or a callable.")
+            )
 
     flags = {}
     for flag, default in (("block", True), ("critical", False)):
@@ -256,7 +277,9 @@ def _is_str_list(value: object) -> TypeGuard[list[str] | tuple[str, ...]]:
     return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
 
 
-def _paths(raw: Mapping[str, object], field_name: str, where: str, problems: list[Problem]) -> tuple[str, ...]:
+def _paths(
+    raw: Mapping[str, object], field_name: str, where: str, problems: list[Problem]
+) -> tuple[str, ...]:
     value = raw.get(field_name)
     if value is None:
         return ()
@@ -265,5 +288,7 @@ def _paths(raw: Mapping[str, object], field_name: str, where: str, problems: lis
         return ()
     bad = [p for p in value if not p.startswith("/")]
     if bad:
-        problems.append(error(16, f"{where}[{field_name!r}] has prefixes not starting with '/': {bad}."))
+        problems.append(
+            error(16, f"{where}[{field_name!r}] has prefixes not starting with '/': {bad}.")
+        )
     return tuple(value)

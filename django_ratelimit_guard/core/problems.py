@@ -1,8 +1,8 @@
 """The problems configuration validation can report, as plain data.
 
-Validation (``conf``, ``core/policies.py``) collects :class:`Problem` objects; the checks turn them
-into system-check messages (:func:`to_message`) and ``apps.py`` into one ``ImproperlyConfigured``. Every id is listed in
-``docs/checks.md`` and never reused.
+Validation (``conf``, ``core/policies.py``) collects :class:`Problem` objects; the checks turn
+them into system-check messages (:func:`to_message`) and ``apps.py`` into one
+``ImproperlyConfigured``. Every id is listed in ``docs/checks.md`` and never reused.
 """
 
 from __future__ import annotations

@@ -29,7 +29,10 @@ def _resolve(names: tuple[str | Policy, ...]) -> tuple[Policy, ...]:
             policies.append(name)
             continue
         if not isinstance(name, str):
-            raise TypeError(f"Policies are named by str (or given as Policy objects), not {type(name).__name__}: {name!r}.")
+            raise TypeError(
+                "Policies are named by str (or given as Policy objects), "
+                f"not {type(name).__name__}: {name!r}."
+            )
         try:
             policies.append(registry.get_policy(name))
         except KeyError:
@@ -45,7 +48,7 @@ on_reload(_resolved.cache_clear)
 
 
 def check(request: HttpRequest, *policies: str | Policy) -> Result:
-    """Count ``request`` against the named policies — all in one round trip — and return the result."""
+    """Count ``request`` against the named policies (all in one round trip); return the result."""
     return limiter.decide(request, _policies(policies))
 
 

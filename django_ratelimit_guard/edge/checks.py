@@ -28,7 +28,9 @@ OUR_METRICS_VIEW = ("django_ratelimit_guard.edge.views", "metrics")
 
 
 @checks.register("ratelimit_guard")
-def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     built, problems = build_settings(getattr(settings, "RATELIMIT_GUARD", {}))
     messages = [to_message(p) for p in problems]
     if built is None:
@@ -48,15 +50,33 @@ def cache_problems(alias: str) -> list[Problem]:
     for option in ("SOCKET_CONNECT_TIMEOUT", "SOCKET_TIMEOUT"):
         value = options.get(option)
         if value is None:
-            problems.append(warning(1, f"{where} has no {option}: a frozen Redis would hang every request.",
-                                    f"Set {option} to 0.1 (seconds) for the rate-limit cache."))
+            problems.append(
+                warning(
+                    1,
+                    f"{where} has no {option}: a frozen Redis would hang every request.",
+                    f"Set {option} to 0.1 (seconds) for the rate-limit cache.",
+                )
+            )
         elif isinstance(value, (int, float)) and value > MAX_SOCKET_TIMEOUT:
-            problems.append(warning(2, f"{where}[{option!r}] is {value} s: every request waits that long while "
-                                       "the breaker detects an outage.", "Use 0.1 to 0.5 seconds."))
-    if options.get("IGNORE_EXCEPTIONS") or getattr(settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False):
-        problems.append(warning(3, f"{where} sets IGNORE_EXCEPTIONS: django-redis would hide Redis outages.",
-                                "The limiter uses the raw client and its own breaker; leave IGNORE_EXCEPTIONS off "
-                                "for this alias."))
+            problems.append(
+                warning(
+                    2,
+                    f"{where}[{option!r}] is {value} s: every request waits that long while "
+                    "the breaker detects an outage.",
+                    "Use 0.1 to 0.5 seconds.",
+                )
+            )
+    if options.get("IGNORE_EXCEPTIONS") or getattr(
+        settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False
+    ):
+        problems.append(
+            warning(
+                3,
+                f"{where} sets IGNORE_EXCEPTIONS: django-redis would hide Redis outages.",
+                "The limiter uses the raw client and its own breaker; leave IGNORE_EXCEPTIONS off "
+                "for this alias.",
+            )
+        )
     return problems
 
 
@@ -69,9 +89,15 @@ def middleware_problems(policies: Any) -> list[Problem]:
     users = sorted(p.name for p in policies if p.key.uses_user and p.paths)
     if not users:
         return []
-    return [warning(4, f"RateLimitMiddleware comes before AuthenticationMiddleware, but {users} key on the user: "
-                       "request.user does not exist yet there.",
-                       "Move RateLimitMiddleware after AuthenticationMiddleware.")]
+    return [
+        warning(
+            4,
+            "RateLimitMiddleware comes before AuthenticationMiddleware, "
+            f"but {users} key on the user: "
+            "request.user does not exist yet there.",
+            "Move RateLimitMiddleware after AuthenticationMiddleware.",
+        )
+    ]
 
 
 def referenced_policy_problems(policies: Any) -> list[Problem]:
@@ -80,8 +106,15 @@ def referenced_policy_problems(policies: Any) -> list[Problem]:
     except Exception:
         return []
     unknown = sorted(registry.referenced_names - set(policies))
-    return [error(19, f"@rate_limit({name!r}) names a policy that RATELIMIT_GUARD['POLICIES'] does not define.",
-                  "Add it to POLICIES, or declare it inline: @rate_limit(rate='5/m', ...).") for name in unknown]
+    return [
+        error(
+            19,
+            f"@rate_limit({name!r}) names a policy that RATELIMIT_GUARD['POLICIES'] "
+            "does not define.",
+            "Add it to POLICIES, or declare it inline: @rate_limit(rate='5/m', ...).",
+        )
+        for name in unknown
+    ]
 
 
 def _callbacks(patterns: Sequence[Any]) -> Iterator[Any]:
@@ -105,25 +138,31 @@ def metrics_exposure_problems() -> list[Problem]:
         return []
     problems = []
     if any(_is_view(c, PROMETHEUS_EXPORT_VIEW) for c in callbacks):
-        problems.append(warning(
-            20,
-            "django-prometheus's ExportToDjangoView is routed in the URLconf: it serves every "
-            "metric to anyone who can reach it, with no address or token check.",
-            "Remove `path('', include('django_prometheus.urls'))` and route "
-            "`include('django_ratelimit_guard.urls')` instead; it serves the same registry behind "
-            "RATELIMIT_GUARD['METRICS'] ALLOWED_CIDRS / BEARER_TOKEN.",
-        ))
+        problems.append(
+            warning(
+                20,
+                "django-prometheus's ExportToDjangoView is routed in the URLconf: it serves every "
+                "metric to anyone who can reach it, with no address or token check.",
+                "Remove `path('', include('django_prometheus.urls'))` and route "
+                "`include('django_ratelimit_guard.urls')` instead; it serves the same registry "
+                "behind "
+                "RATELIMIT_GUARD['METRICS'] ALLOWED_CIDRS / BEARER_TOKEN.",
+            )
+        )
     if any(_is_view(c, OUR_METRICS_VIEW) for c in callbacks):
         built, _ = build_settings(getattr(settings, "RATELIMIT_GUARD", {}))
         if built is not None and not built.metrics.allowed_cidrs and not built.metrics.bearer_token:
-            problems.append(warning(
-                21,
-                "The ratelimit_guard metrics view is routed with neither "
-                "METRICS['ALLOWED_CIDRS'] nor METRICS['BEARER_TOKEN'] set: anyone who can reach "
-                "it can read the metrics.",
-                "Set RATELIMIT_GUARD['METRICS']['BEARER_TOKEN'] (from the environment) and/or "
-                "ALLOWED_CIDRS to your scraper's network.",
-            ))
+            problems.append(
+                warning(
+                    21,
+                    "The ratelimit_guard metrics view is routed with neither "
+                    "METRICS['ALLOWED_CIDRS'] nor METRICS['BEARER_TOKEN'] set: "
+                    "anyone who can reach "
+                    "it can read the metrics.",
+                    "Set RATELIMIT_GUARD['METRICS']['BEARER_TOKEN'] (from the environment) and/or "
+                    "ALLOWED_CIDRS to your scraper's network.",
+                )
+            )
     return problems
 
 

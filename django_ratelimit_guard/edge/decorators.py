@@ -15,10 +15,15 @@ from typing import Any, TypeVar
 from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
 
-from django_ratelimit_guard.core.policies import POLICY_FIELDS
-from django_ratelimit_guard.engine import limiter, registry
 from django_ratelimit_guard.core.exceptions import RateLimited
-from django_ratelimit_guard.edge.responses import DECIDED_ATTR, add_headers, record, rejection_response
+from django_ratelimit_guard.core.policies import POLICY_FIELDS
+from django_ratelimit_guard.edge.responses import (
+    DECIDED_ATTR,
+    add_headers,
+    record,
+    rejection_response,
+)
+from django_ratelimit_guard.engine import limiter, registry
 
 POLICIES_ATTR = "_rate_limit_guard_policies"
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
@@ -39,10 +44,14 @@ def named_policy(name: str) -> Any:
         return registry.get_policy(name)
     except KeyError:
         # Reported at startup by the system check ratelimit_guard.E019.
-        raise ImproperlyConfigured(f"rate_limit({name!r}) names no policy in RATELIMIT_GUARD['POLICIES'].") from None
+        raise ImproperlyConfigured(
+            f"rate_limit({name!r}) names no policy in RATELIMIT_GUARD['POLICIES']."
+        ) from None
 
 
-def rate_limit(policy: str | None = None, /, *, name: str | None = None, **fields: Any) -> Callable[[ViewFunc], ViewFunc]:
+def rate_limit(
+    policy: str | None = None, /, *, name: str | None = None, **fields: Any
+) -> Callable[[ViewFunc], ViewFunc]:
     """Limit a view by a named policy (``@rate_limit("login")``) or an inline one
     (``@rate_limit(rate="5/m", key="ip", methods=["POST"])``)."""
     if callable(policy):
@@ -55,9 +64,13 @@ def rate_limit(policy: str | None = None, /, *, name: str | None = None, **field
         raise TypeError("rate_limit needs a policy name or inline fields such as rate='5/m'.")
     unknown = sorted(set(fields) - POLICY_FIELDS)
     if unknown:
-        raise TypeError(f"rate_limit got unknown field(s) {unknown}; known: {sorted(POLICY_FIELDS)}.")
+        raise TypeError(
+            f"rate_limit got unknown field(s) {unknown}; known: {sorted(POLICY_FIELDS)}."
+        )
     if "paths" in fields:
-        raise TypeError("rate_limit applies to the view it decorates; 'paths' is for middleware policies.")
+        raise TypeError(
+            "rate_limit applies to the view it decorates; 'paths' is for middleware policies."
+        )
 
     def decorator(view: ViewFunc) -> ViewFunc:
         if not callable(view):

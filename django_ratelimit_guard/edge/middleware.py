@@ -13,11 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, URLResolver, get_resolver
 
 from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core.exceptions import RateLimited
 from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.edge.decorators import POLICIES_ATTR, named_policy
-from django_ratelimit_guard.engine import limiter, registry
-from django_ratelimit_guard.core.exceptions import RateLimited
 from django_ratelimit_guard.edge.responses import add_headers, record, rejection_response
+from django_ratelimit_guard.engine import limiter, registry
 
 GetResponse = Callable[[HttpRequest], Any]
 

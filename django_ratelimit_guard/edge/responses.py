@@ -44,7 +44,9 @@ def rate_limit_headers(result: Result) -> dict[str, str]:
     policy_field = ", ".join([_policy_item(d.policy, d.limit, d.window) for d in blocking])
     return {
         "RateLimit-Policy": policy_field,
-        "RateLimit": f"{_sf_string(worst.policy)};r={worst.remaining};t={_seconds(worst.reset_after)}",
+        "RateLimit": (
+            f"{_sf_string(worst.policy)};r={worst.remaining};t={_seconds(worst.reset_after)}"
+        ),
     }
 
 
@@ -74,7 +76,8 @@ def rejection_response(request: HttpRequest, decision: Decision | None) -> HttpR
     elif decision is not None and decision.source == "closed":
         response = HttpResponse(
             "Service unavailable: the rate limiter could not decide this request.\n",
-            status=503, content_type="text/plain; charset=utf-8",
+            status=503,
+            content_type="text/plain; charset=utf-8",
         )
     else:
         response = HttpResponse(

@@ -40,16 +40,22 @@ def token_allowed(request: HttpRequest, config: MetricsSettings) -> bool:
         return False
     # Bytes on both sides: compare_digest refuses non-ASCII str (a 500). surrogatepass encodes
     # any text without loss, so no substitution character can make a wrong token match.
-    provided = header[len(BEARER):].encode("utf-8", "surrogatepass")
+    provided = header[len(BEARER) :].encode("utf-8", "surrogatepass")
     return hmac.compare_digest(provided, config.bearer_token.encode("ascii"))
 
 
 def export() -> tuple[bytes, str]:
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    # prometheus_client is an optional dependency (the "prometheus" extra): imported here, so the
+    # view answers 501 without it instead of the URLconf failing to import.
+    from prometheus_client import (  # noqa: PLC0415
+        CONTENT_TYPE_LATEST,
+        REGISTRY,
+        CollectorRegistry,
+        generate_latest,
+        multiprocess,
+    )
 
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
@@ -72,6 +78,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     except ImportError:
         return HttpResponse(
             "prometheus_client is not installed: pip install django-ratelimit-guard[prometheus]\n",
-            status=501, content_type="text/plain",
+            status=501,
+            content_type="text/plain",
         )
     return HttpResponse(body, content_type=content_type)

@@ -1,4 +1,4 @@
-"""Between the limiter and the stores: which store decides the hits of one request, with what source.
+"""Between the limiter and the stores: which store decides the hits of a request, with what source.
 
 The limiter hands over every planned hit of one request. If the breaker of the store's scope
 permits, all hits go to Redis in one guarded call (``guarded.py``; source ``redis``); otherwise —
@@ -20,11 +20,11 @@ from asgiref.sync import sync_to_async
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
 from django_ratelimit_guard.core.algorithms import Verdict
 from django_ratelimit_guard.core.decisions import Source
+from django_ratelimit_guard.core.exceptions import StoreError
 from django_ratelimit_guard.engine import cluster, guarded, reconcile
 from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.engine.failmodes import fail_modes
 from django_ratelimit_guard.engine.plan import PlannedHit
-from django_ratelimit_guard.core.exceptions import StoreError
 from django_ratelimit_guard.stores import packing
 from django_ratelimit_guard.stores.aredis import async_store, forget_async_stores
 from django_ratelimit_guard.stores.cluster import ClusterStore

@@ -3,7 +3,7 @@
 Every Redis use — sync and async decisions, each Redis Cluster shard, nonce claims, the
 most-limited-clients table, the background merge — goes through here::
 
-    attempt = begin(scope, merge)        # None: the scope's breaker refuses -> the caller's fallback
+    attempt = begin(scope, merge)        # None: the scope's breaker refuses: the caller's fallback
     try:
         value = <the store call>
     except StoreError as exc:
@@ -38,9 +38,9 @@ from asgiref.sync import sync_to_async
 
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.core.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.engine.breaker import Call, CircuitBreaker
 from django_ratelimit_guard.engine.breakers import get_breaker
-from django_ratelimit_guard.core.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.stores.errors import REDIS_ERRORS, store_error
 
 logger = logging.getLogger("django_ratelimit_guard")
@@ -99,7 +99,7 @@ class Attempt:
         self.call.success(duration)
 
     def failed(self, error: BaseException) -> StoreError:
-        """The call raised: classify it, tell the breaker, publish it. Returns it as a StoreError."""
+        """The call raised: classify it, tell the breaker, publish it; return it as a StoreError."""
         exc = store_error(self.scope, error)
         bus.store_latency.publish(self.store, time.monotonic() - self.started)
         if isinstance(exc, StoreUnavailable):
@@ -206,4 +206,4 @@ def _log_local_error(scope: str, exc: StoreError) -> None:
         )
 
 
-__all__ = ["UNAVAILABLE", "Attempt", "Unavailable", "Merge", "abegin", "acall", "begin", "call"]
+__all__ = ["UNAVAILABLE", "Attempt", "Merge", "Unavailable", "abegin", "acall", "begin", "call"]

@@ -26,30 +26,39 @@ from django_ratelimit_guard.engine.plan import PlannedHit, plan, storage_key
 def _needs_sync_context(policies: Sequence[Policy]) -> bool:
     """Whether resolving these policies may touch sync-only code (user callables, the ORM)."""
     return any(
-        not isinstance(p.rate, Rate) or not isinstance(p.cost, int) or p.key.uses_user
-        or (p.key.spec not in ("ip", "api_key") and not p.key.spec.startswith(("header:", "param:")))
+        not isinstance(p.rate, Rate)
+        or not isinstance(p.cost, int)
+        or p.key.uses_user
+        or (
+            p.key.spec not in ("ip", "api_key") and not p.key.spec.startswith(("header:", "param:"))
+        )
         for p in policies
     )
 
 
 def _finish(
-    request: HttpRequest, planned: Sequence[PlannedHit], outcome: Sequence[tuple[Verdict, Source]], count: bool
+    request: HttpRequest,
+    planned: Sequence[PlannedHit],
+    outcome: Sequence[tuple[Verdict, Source]],
+    count: bool,
 ) -> Result:
     # Positional arguments: this runs once per policy per request (see Decision's fields).
-    result = Result([
-        new_decision(
-            p.policy.name,
-            verdict.allowed,
-            p.fallback.limit if source == "memory" else p.hit.limit,
-            verdict.remaining,
-            verdict.reset_ms / 1000,
-            0.0 if verdict.allowed else verdict.retry_ms / 1000,
-            source,
-            p.rate.window,
-            p.hit.block,
-        )
-        for p, (verdict, source) in zip(planned, outcome, strict=True)
-    ])
+    result = Result(
+        [
+            new_decision(
+                p.policy.name,
+                verdict.allowed,
+                p.fallback.limit if source == "memory" else p.hit.limit,
+                verdict.remaining,
+                verdict.reset_ms / 1000,
+                0.0 if verdict.allowed else verdict.retry_ms / 1000,
+                source,
+                p.rate.window,
+                p.hit.block,
+            )
+            for p, (verdict, source) in zip(planned, outcome, strict=True)
+        ]
+    )
     if count:
         bus.decided.publish(request, result)
     return result
@@ -69,7 +78,9 @@ def decide(request: HttpRequest, policies: Sequence[Policy], *, count: bool = Tr
     return result
 
 
-async def adecide(request: HttpRequest, policies: Sequence[Policy], *, count: bool = True) -> Result:
+async def adecide(
+    request: HttpRequest, policies: Sequence[Policy], *, count: bool = True
+) -> Result:
     """The async twin of :func:`decide`; never blocks the event loop on Redis."""
     config = guard_settings()
     if not config.enabled or not policies:

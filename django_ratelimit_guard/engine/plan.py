@@ -37,7 +37,9 @@ class PlannedHit(NamedTuple):
 
 def storage_key(config: GuardSettings, policy: Policy, key_value: str) -> str:
     """``<prefix>:{<digest>}:<policy>:<algorithm>``; the digest is the Redis Cluster hash tag."""
-    return _storage_key(config.key_prefix, config.key_secret, policy.name, policy.algorithm.code, key_value)
+    return _storage_key(
+        config.key_prefix, config.key_secret, policy.name, policy.algorithm.code, key_value
+    )
 
 
 #: Longer key values (a client-chosen header, say) bypass the caches below, so that a flood of
@@ -67,8 +69,13 @@ def _rate(policy: Policy, request: HttpRequest) -> Rate | None:
     try:
         return cached_rate(text)
     except RateError as exc:
-        logger.error("Policy %r: its rate callable returned %r (%s); the policy is skipped.",
-                     policy.name, text, exc, extra={"policy": policy.name})
+        logger.error(
+            "Policy %r: its rate callable returned %r (%s); the policy is skipped.",
+            policy.name,
+            text,
+            exc,
+            extra={"policy": policy.name},
+        )
         return None
 
 
@@ -78,8 +85,12 @@ def _cost(policy: Policy, request: HttpRequest) -> int:
     value = policy.cost(request)
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COST:
         return value
-    logger.error("Policy %r: its cost callable returned %r; counted as 1.", policy.name, value,
-                 extra={"policy": policy.name})
+    logger.error(
+        "Policy %r: its cost callable returned %r; counted as 1.",
+        policy.name,
+        value,
+        extra={"policy": policy.name},
+    )
     return 1
 
 
@@ -91,7 +102,9 @@ def _fallback_rate(policy: Policy, rate: Rate, workers: int) -> Rate:
 
 
 @functools.lru_cache(maxsize=8192)
-def _static_hit(policy: Policy, key_value: str, prefix: str, secret: bytes, workers: int) -> PlannedHit:
+def _static_hit(
+    policy: Policy, key_value: str, prefix: str, secret: bytes, workers: int
+) -> PlannedHit:
     rate = policy.rate
     assert isinstance(rate, Rate)
     assert isinstance(policy.cost, int)
@@ -110,7 +123,9 @@ def _forget_planned() -> None:
 _UNRESOLVED = object()
 
 
-def plan(request: HttpRequest, policies: Iterable[Policy], config: GuardSettings) -> list[PlannedHit]:
+def plan(
+    request: HttpRequest, policies: Iterable[Policy], config: GuardSettings
+) -> list[PlannedHit]:
     """Resolve the policies that apply to this request into storage hits."""
     planned = []
     seen: set[str] = set()
@@ -135,14 +150,25 @@ def plan(request: HttpRequest, policies: Iterable[Policy], config: GuardSettings
             key_value = key.func(request)
         if key_value is None:
             continue
-        if type(policy.cost) is int and rate is policy.rate and len(str(key_value)) <= CACHED_KEY_VALUE_LENGTH:
+        if (
+            type(policy.cost) is int
+            and rate is policy.rate
+            and len(str(key_value)) <= CACHED_KEY_VALUE_LENGTH
+        ):
             # A fixed rate and cost: the planned hit depends on nothing else, so the same few
             # thousand clients reuse theirs instead of building key, Hit and PlannedHit anew.
-            planned.append(_static_hit(policy, str(key_value), config.key_prefix, config.key_secret, workers))
+            planned.append(
+                _static_hit(policy, str(key_value), config.key_prefix, config.key_secret, workers)
+            )
             continue
         hit = Hit(
-            _storage_key(config.key_prefix, config.key_secret, policy.name, policy.algorithm.code,
-                         key_value if type(key_value) is str else str(key_value)),
+            _storage_key(
+                config.key_prefix,
+                config.key_secret,
+                policy.name,
+                policy.algorithm.code,
+                key_value if type(key_value) is str else str(key_value),
+            ),
             policy.algorithm,
             rate.limit,
             rate.window * 1000,

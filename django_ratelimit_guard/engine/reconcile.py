@@ -16,6 +16,7 @@ next); only what was merged is marked, so the next merge sends what was counted 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -158,7 +159,10 @@ def _merge_rest(client: Any, entries: Sequence[Counted], fallback: MemoryStore, 
     try:
         while sent < len(entries):
             batch = entries[sent : sent + BATCH]
-            if guarded.call(scope, lambda: merge_batch(client, batch)) is guarded.UNAVAILABLE:
+            if (
+                guarded.call(scope, functools.partial(merge_batch, client, batch))
+                is guarded.UNAVAILABLE
+            ):
                 if not _wait_for_slot(scope):
                     break
                 continue

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
+from django_ratelimit_guard.core.exceptions import ConfigError
 from django_ratelimit_guard.core.policies import Policy, build_policy
 from django_ratelimit_guard.core.problems import Problem, error
-from django_ratelimit_guard.core.exceptions import ConfigError
 
 _inline_fields: dict[str, Mapping[str, Any]] = {}
 _inline_built: dict[str, Policy] = {}
@@ -26,8 +26,11 @@ def _forget_built() -> None:
 def _build_inline(name: str, fields: Mapping[str, Any]) -> Policy:
     config = guard_settings()
     policy, problems = build_policy(
-        name, fields, default_fail_mode=config.default_fail_mode,
-        client_ip=lambda: guard_settings().client_ip, inline=True,
+        name,
+        fields,
+        default_fail_mode=config.default_fail_mode,
+        client_ip=lambda: guard_settings().client_ip,
+        inline=True,
     )
     if policy is None:
         raise ConfigError(problems)
@@ -46,9 +49,14 @@ def declare_inline(name: str, fields: Mapping[str, Any]) -> None:
 
 
 def _clash(name: str, inline: bool = False) -> Problem:
-    other = "another rate_limit(...) with different fields" if inline else "RATELIMIT_GUARD['POLICIES']"
-    return error(18, f"The inline policy name {name!r} is already used by {other}.",
-                 "Pass a distinct name= to rate_limit(...).")
+    other = (
+        "another rate_limit(...) with different fields" if inline else "RATELIMIT_GUARD['POLICIES']"
+    )
+    return error(
+        18,
+        f"The inline policy name {name!r} is already used by {other}.",
+        "Pass a distinct name= to rate_limit(...).",
+    )
 
 
 def get_policy(name: str) -> Policy:

@@ -14,11 +14,11 @@ import re
 from django.db import DatabaseError
 
 from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core.exceptions import ActionError, StoreError
 from django_ratelimit_guard.core.policies import Policy
-from django_ratelimit_guard.engine import decide, limiter, registry
+from django_ratelimit_guard.engine import decide, plan, registry
 from django_ratelimit_guard.engine.breaker import CircuitBreaker
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
-from django_ratelimit_guard.core.exceptions import ActionError, StoreError
 from django_ratelimit_guard.ops import fleet
 from django_ratelimit_guard.stores.memory import fallback_store
 
@@ -88,7 +88,8 @@ def force_open(
         return f"Circuit breaker {scope!r} was forced open ({reason}) in this process until reset."
     _known_scope(scope)
     what = "Every circuit breaker" if scope == "*" else f"Circuit breaker {scope!r}"
-    return f"{what} was forced open ({reason}) until reset ({_issue('force_open', scope, reason, by)})."
+    issued = _issue("force_open", scope, reason, by)
+    return f"{what} was forced open ({reason}) until reset ({issued})."
 
 
 def clear_fallback(*, by: str = "", fleet_wide: bool = True) -> str:
@@ -119,7 +120,7 @@ def reset_client(policy_name: str, key_value: str | None = None, digest: str | N
     else:
         if not key_value or len(key_value) > MAX_KEY_VALUE or not key_value.isprintable():
             raise ActionError(f"The key value must be 1 to {MAX_KEY_VALUE} printable characters.")
-        keys = [limiter.storage_key(guard_settings(), policy, key_value)]
+        keys = [plan.storage_key(guard_settings(), policy, key_value)]
         what = "the client"
     try:
         decide.reset_keys(keys)

@@ -2,12 +2,13 @@
 
 :func:`on_transition` subscribes to ``bus.breaker_transition``: it runs right after a breaker
 changes state, on a request's thread, possibly inside the request's ``transaction.atomic``. So it
-does no I/O: it updates the metrics and queues the event (the breaker logs the transition itself). The queue is written to
-the database later, at a safe point: when a request finishes (``request_finished``), when the
-status page or the ``ratelimit_guard`` command runs, or on an explicit :func:`flush`. A write runs
-in its own savepoint when the connection is inside an atomic block, so a database failure rolls
-back only the event, never poisons the caller's transaction, and never breaks a request: it is
-logged and the events are dropped (the breaker's log line and the metric still record it).
+does no I/O: it updates the metrics and queues the event (the breaker logs the transition itself).
+The queue is written to the database later, at a safe point: when a request finishes
+(``request_finished``), when the status page or the ``ratelimit_guard`` command runs, or on an
+explicit :func:`flush`. A write runs in its own savepoint when the connection is inside an atomic
+block, so a database failure rolls back only the event, never poisons the caller's transaction, and
+never breaks a request: it is logged and the events are dropped (the breaker's log line and the
+metric still record it).
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 from django.db import router, transaction
 from django.db.models import Max
@@ -115,7 +114,10 @@ def after_fork() -> None:
     old = _state
     forget()
     _state.synced, _state.latest, _state.applied, _state.high = (
-        old.synced, old.latest, set(old.applied), old.high,
+        old.synced,
+        old.latest,
+        set(old.applied),
+        old.high,
     )
 
 

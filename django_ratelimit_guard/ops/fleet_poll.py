@@ -1,13 +1,13 @@
 """The request path's side of the fleet channel (``fleet.py``): a poller thread per process.
 
-:func:`poll` runs after every decision (``on_decided`` subscribes to ``bus.decided``). It costs one ``time.monotonic()`` and a
-compare; at most once per ``CONTROL['POLL_SECONDS']`` it wakes this process's poller thread,
-which reads the database and applies new commands. So no request thread and no event loop ever
-waits on the database, and an idle process issues no queries at all.
+:func:`poll` runs after every decision (``on_decided`` subscribes to ``bus.decided``). It costs one
+``time.monotonic()`` and a compare; at most once per ``CONTROL['POLL_SECONDS']`` it wakes this
+process's poller thread, which reads the database and applies new commands. So no request thread and
+no event loop ever waits on the database, and an idle process issues no queries at all.
 
-The thread starts lazily, at the first decision of each process — never at import, so a
-gunicorn master that preloads the app forks workers without a thread (threads don't survive
-``fork``; a child notices the parent's thread is not its own and starts one).
+The thread starts lazily, at the first decision of each process — never at import, so a gunicorn
+master that preloads the app forks workers without a thread (threads don't survive ``fork``; a child
+notices the parent's thread is not its own and starts one).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import math
 import os
 import threading
 import time
-
 from typing import Any
 
 from django.db import close_old_connections

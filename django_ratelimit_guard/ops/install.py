@@ -57,9 +57,7 @@ def refresh_fallback_metrics(request: HttpRequest, result: Result) -> None:
 
 
 def send_request_limited(request: HttpRequest, result: Result) -> None:
-    _send_robust(
-        signals.request_limited, sender=Result, request=request, decision=result.decision
-    )
+    _send_robust(signals.request_limited, sender=Result, request=request, decision=result.decision)
 
 
 def send_breaker_state_changed(scope: str, old: Any, new: Any, reason: str) -> None:

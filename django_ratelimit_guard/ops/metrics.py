@@ -132,8 +132,14 @@ def _fast_observe(child: Any) -> Callable[[float], None]:
     sum_value = getattr(child, "_sum", None)
     bounds = getattr(child, "_upper_bounds", None)
     values = getattr(child, "_buckets", None)
-    if not (hasattr(sum_value, "inc") and isinstance(bounds, list) and isinstance(values, list)
-            and len(bounds) == len(values) and bounds and bounds[-1] == float("inf")):
+    if not (
+        hasattr(sum_value, "inc")
+        and isinstance(bounds, list)
+        and isinstance(values, list)
+        and len(bounds) == len(values)
+        and bounds
+        and bounds[-1] == float("inf")
+    ):
         return cast("Callable[[float], None]", child.observe)
     sum_inc = cast(Any, sum_value).inc
     bucket_incs = [value.inc for value in values]

@@ -199,7 +199,9 @@ def fallback_status() -> FallbackStatus:
     store = fallback_store()
     evictions = dict(store.evictions)
     metrics.refresh_fallback(store.entries, store.capacity, evictions)
-    return FallbackStatus(store.entries, store.capacity, evictions, guard_settings().fallback.warn_ratio)
+    return FallbackStatus(
+        store.entries, store.capacity, evictions, guard_settings().fallback.warn_ratio
+    )
 
 
 def policy_rows() -> list[PolicyRow]:
@@ -255,7 +257,7 @@ def probe_redis(with_top_clients: bool = True) -> tuple[RedisStatus, list[top_cl
         status.error = f"{classify(error)}: {error}"[:300]
 
     replies = decide.redis_call(details, failed)
-    if replies is guarded.UNAVAILABLE:
+    if isinstance(replies, guarded.Unavailable):
         status.error = status.error or "the circuit breaker is open: details were not asked for"
         return status, []
     status.commands += 3 if with_top_clients else 1

@@ -36,6 +36,7 @@ FLUSH_SECONDS = 1.0
 MAX_PENDING = 1000
 SEP = "\t"  # policy names are printable ASCII without tabs; labels are built here without them
 
+
 @dataclass(frozen=True)
 class TopClient:
     policy: str

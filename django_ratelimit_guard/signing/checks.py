@@ -7,7 +7,7 @@ rate limiter that keys on its result (E026).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -16,8 +16,8 @@ from django.core import checks
 
 from django_ratelimit_guard.conf.sections import GuardSettings
 from django_ratelimit_guard.conf.settings import build_settings, guard_settings
-from django_ratelimit_guard.core.problems import Problem, error, to_message
 from django_ratelimit_guard.core.exceptions import ConfigError
+from django_ratelimit_guard.core.problems import Problem, error, to_message
 
 SIGNED_MIDDLEWARE = (
     "django_ratelimit_guard.middleware.SignedRequestMiddleware",
@@ -44,13 +44,16 @@ def signing_problems(config: GuardSettings, *, installed: bool) -> list[Problem]
         return []
     problems = []
     if not config.signing.keys:
-        problems.append(error(
-            25,
-            "SignedRequestMiddleware is installed but RATELIMIT_GUARD['SIGNING']['KEYS'] is empty: "
-            "every request to the signed paths would be refused.",
-            "Add {'<key id>': ['<secret of at least 32 bytes>']} to SIGNING['KEYS'] (read the "
-            "secrets from the environment), or remove the middleware.",
-        ))
+        problems.append(
+            error(
+                25,
+                "SignedRequestMiddleware is installed but "
+                "RATELIMIT_GUARD['SIGNING']['KEYS'] is empty: "
+                "every request to the signed paths would be refused.",
+                "Add {'<key id>': ['<secret of at least 32 bytes>']} to SIGNING['KEYS'] (read the "
+                "secrets from the environment), or remove the middleware.",
+            )
+        )
     index = signing_middleware_index()
     middleware = _middleware()
     limiter_first = (
@@ -60,17 +63,21 @@ def signing_problems(config: GuardSettings, *, installed: bool) -> list[Problem]
     )
     if limiter_first:
         api_key_policies = sorted(
-            name for name, policy in config.policies.items()
+            name
+            for name, policy in config.policies.items()
             if policy.key.spec == "api_key" and policy.paths
         )
         if api_key_policies:
-            problems.append(error(
-                26,
-                "RateLimitMiddleware runs before SignedRequestMiddleware, but "
-                f"{api_key_policies} key on 'api_key': request.api_key_id is not set yet there, "
-                "so those policies would skip every request.",
-                "Move SignedRequestMiddleware above RateLimitMiddleware in MIDDLEWARE.",
-            ))
+            problems.append(
+                error(
+                    26,
+                    "RateLimitMiddleware runs before SignedRequestMiddleware, but "
+                    f"{api_key_policies} key on 'api_key': "
+                    "request.api_key_id is not set yet there, "
+                    "so those policies would skip every request.",
+                    "Move SignedRequestMiddleware above RateLimitMiddleware in MIDDLEWARE.",
+                )
+            )
     return problems
 
 

@@ -45,8 +45,16 @@ def _body_bytes(body: bytes | str | None) -> bytes:
 
 
 def authorization(
-    method: str, path: str, query: str | bytes, host: str, body: bytes, key_id: str,
-    secret: str | bytes, *, timestamp: int | None = None, nonce: str | None = None,
+    method: str,
+    path: str,
+    query: str | bytes,
+    host: str,
+    body: bytes,
+    key_id: str,
+    secret: str | bytes,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
 ) -> str:
     """The ``Authorization`` value for a request whose parts are already split out."""
     if not KEY_ID_RE.fullmatch(key_id):
@@ -73,8 +81,14 @@ def url_host(url: str) -> str:
 
 
 def sign(
-    method: str, url: str, body: bytes | str | None, key_id: str, secret: str | bytes, *,
-    timestamp: int | None = None, nonce: str | None = None,
+    method: str,
+    url: str,
+    body: bytes | str | None,
+    key_id: str,
+    secret: str | bytes,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
 ) -> dict[str, str]:
     """The headers that sign a request: ``{"Authorization": "RLG1-HMAC-SHA256 ..."}``.
 
@@ -85,8 +99,15 @@ def sign(
     parts = urlsplit(url)
     return {
         "Authorization": authorization(
-            method, decoded_path(parts.path), parts.query, url_host(url), _body_bytes(body),
-            key_id, secret, timestamp=timestamp, nonce=nonce,
+            method,
+            decoded_path(parts.path),
+            parts.query,
+            url_host(url),
+            _body_bytes(body),
+            key_id,
+            secret,
+            timestamp=timestamp,
+            nonce=nonce,
         )
     }
 
@@ -127,8 +148,13 @@ class HttpxAuth(_HttpxAuthBase):  # type: ignore[misc]
     def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
         raw_path, _, query = bytes(request.url.raw_path).partition(b"?")
         request.headers["Authorization"] = authorization(
-            request.method, decoded_path(raw_path), query, request.headers["Host"],
-            bytes(request.content), self.key_id, self._secret,
+            request.method,
+            decoded_path(raw_path),
+            query,
+            request.headers["Host"],
+            bytes(request.content),
+            self.key_id,
+            self._secret,
         )
         yield request
 

@@ -54,7 +54,10 @@ def refuse(request: HttpRequest, reason: str, key_id: str | None = None) -> Http
     bus.signature_failed.publish(reason)
     logger.warning(
         "Refused request signature (%s): %s %r key_id=%r remote_addr=%r",
-        reason, request.method, request.path[:200], key_id,
+        reason,
+        request.method,
+        request.path[:200],
+        key_id,
         str(request.META.get("REMOTE_ADDR", ""))[:64],
         extra={"reason": reason},
     )
@@ -117,8 +120,14 @@ def verify(request: HttpRequest, now: float) -> Verified | HttpResponse | None:
         # or a broken connection: the body can't be verified, so neither can the request.
         return refuse(request, "body_unreadable", credentials.key_id)
     message = scheme.string_to_sign(
-        str(request.method), request.path, raw_query(request), request.get_host(),
-        credentials.timestamp, credentials.nonce, credentials.key_id, body,
+        str(request.method),
+        request.path,
+        raw_query(request),
+        request.get_host(),
+        credentials.timestamp,
+        credentials.nonce,
+        credentials.key_id,
+        body,
     )
     try:
         scheme.verify_signature(credentials, message, config.keys, max_secrets(config))

@@ -23,9 +23,9 @@ from asgiref.sync import sync_to_async
 
 from django_ratelimit_guard.conf.sections import GuardSettings
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
+from django_ratelimit_guard.core.exceptions import StoreError
 from django_ratelimit_guard.core.keys import hash_key_value
 from django_ratelimit_guard.engine import decide, guarded
-from django_ratelimit_guard.core.exceptions import StoreError
 from django_ratelimit_guard.stores.cluster import ClusterStore
 from django_ratelimit_guard.stores.redis import RedisStore
 
@@ -115,7 +115,9 @@ def _claim_in_redis(config: GuardSettings, key: str, ttl: int) -> bool | None:
     def failed(error: StoreError) -> None:
         logger.warning(
             "Nonce store (Redis %r) failed (%s); SIGNING FAIL_MODE is %r.",
-            config.cache_alias, error.reason, config.signing.fail_mode,
+            config.cache_alias,
+            error.reason,
+            config.signing.fail_mode,
         )
 
     fresh = decide.redis_call(lambda store: redis_claim(store, key, ttl), failed)
@@ -142,7 +144,8 @@ def claim(key_id: str, nonce: str) -> Claim:
     except NonceCacheFull:
         logger.error(
             "The in-memory nonce cache is full (%d live nonces); refusing signed requests until "
-            "nonces expire or Redis is back.", memory_cache.max_entries,
+            "nonces expire or Redis is back.",
+            memory_cache.max_entries,
         )
         return Claim.UNAVAILABLE
 

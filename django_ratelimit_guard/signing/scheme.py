@@ -123,8 +123,14 @@ def body_digest(body: bytes) -> str:
 
 
 def string_to_sign(
-    method: str, path: str, query: str | bytes, host: str, timestamp: int | str, nonce: str,
-    key_id: str, body: bytes,
+    method: str,
+    path: str,
+    query: str | bytes,
+    host: str,
+    timestamp: int | str,
+    nonce: str,
+    key_id: str,
+    body: bytes,
 ) -> bytes:
     """The bytes the HMAC covers (UTF-8); ``path`` is the decoded path as ``request.path`` reads.
 
@@ -132,8 +138,17 @@ def string_to_sign(
     they normalise the case of the ``Host`` header they send.
     """
     text = "\n".join(
-        (VERSION, method.upper(), path, canonical_query(query), host.lower(), str(timestamp),
-         nonce, key_id, body_digest(body))
+        (
+            VERSION,
+            method.upper(),
+            path,
+            canonical_query(query),
+            host.lower(),
+            str(timestamp),
+            nonce,
+            key_id,
+            body_digest(body),
+        )
     )
     return text.encode("utf-8", "surrogatepass")
 
@@ -179,7 +194,23 @@ def decoded_path(raw_path: str | bytes) -> str:
 
 
 __all__ = [
-    "BAD_SIGNATURE", "KEY_ID_RE", "MALFORMED", "MISSING", "NONCE_RE", "REPLAY", "SCHEME", "SKEW",
-    "TS_RE", "UNKNOWN_KEY", "Credentials", "SignatureError", "canonical_query", "check_timestamp",
-    "decoded_path", "parse_authorization", "signature", "string_to_sign", "verify_signature",
+    "BAD_SIGNATURE",
+    "KEY_ID_RE",
+    "MALFORMED",
+    "MISSING",
+    "NONCE_RE",
+    "REPLAY",
+    "SCHEME",
+    "SKEW",
+    "TS_RE",
+    "UNKNOWN_KEY",
+    "Credentials",
+    "SignatureError",
+    "canonical_query",
+    "check_timestamp",
+    "decoded_path",
+    "parse_authorization",
+    "signature",
+    "string_to_sign",
+    "verify_signature",
 ]

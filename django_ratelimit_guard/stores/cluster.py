@@ -162,7 +162,9 @@ class ClusterStore(SyncClientStore):
             else:
                 replies = self._pipelined(hits, batch, count, now_ms)
         except REDIS_ERRORS as exc:
-            return ShardOutcome(batch, None, store_error(batch.scope, exc), time.monotonic() - started)
+            return ShardOutcome(
+                batch, None, store_error(batch.scope, exc), time.monotonic() - started
+            )
         verdicts: dict[int, Verdict] = {}
         for group, reply in zip(batch.groups, replies, strict=True):
             verdicts.update(zip(group, parse_reply(reply, len(group)), strict=True))

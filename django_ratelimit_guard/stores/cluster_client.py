@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
 from django.conf import settings
@@ -207,7 +207,7 @@ class ClusterClient(DefaultClient):  # type: ignore[misc]
 
 def uses_cluster_client(alias: str) -> bool:
     """Whether the cache alias is configured with :class:`ClusterClient` (or a subclass); no I/O."""
-    cache = settings.CACHES.get(alias) or {}
+    cache = cast("dict[str, Any]", settings.CACHES.get(alias) or {})
     options = cache.get("OPTIONS") or {}
     client_class = options.get("CLIENT_CLASS")
     if client_class is None:

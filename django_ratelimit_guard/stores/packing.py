@@ -54,7 +54,13 @@ def pack_decide(sha: str, hits: Sequence[Hit], count: bool, now_ms: int | None) 
         return b"".join((_head(sha, 1), key, now, _COUNT if count else _PEEK, argv))
     pieces = [_pieces(hit) for hit in hits]
     return b"".join(
-        [_head(sha, len(hits)), *(p[0] for p in pieces), now, _COUNT if count else _PEEK, *(p[1] for p in pieces)]
+        [
+            _head(sha, len(hits)),
+            *(p[0] for p in pieces),
+            now,
+            _COUNT if count else _PEEK,
+            *(p[1] for p in pieces),
+        ]
     )
 
 

@@ -36,8 +36,7 @@ def parse_reply(reply: Sequence[int], n: int) -> list[Verdict]:
     if n == 1:  # the common case, without the comprehension's frame
         return [Verdict(reply[2] == 0, reply[0], reply[1], reply[2])]
     return [
-        Verdict(reply[i + 2] == 0, reply[i], reply[i + 1], reply[i + 2])
-        for i in range(0, 3 * n, 3)
+        Verdict(reply[i + 2] == 0, reply[i], reply[i + 1], reply[i + 2]) for i in range(0, 3 * n, 3)
     ]
 
 

@@ -26,7 +26,9 @@ class Script:
 
     @classmethod
     def read(cls, filename: str) -> Script:
-        lua = resources.files("django_ratelimit_guard.stores").joinpath(f"lua/{filename}").read_text()
+        lua = (
+            resources.files("django_ratelimit_guard.stores").joinpath(f"lua/{filename}").read_text()
+        )
         return cls(filename, lua, hashlib.sha1(lua.encode(), usedforsecurity=False).hexdigest())
 
 

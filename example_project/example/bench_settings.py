@@ -28,10 +28,16 @@ RATELIMIT_GUARD = {
         "bench-one": {"rate": _HUGE, "key": "ip", "paths": ["/bench/one/"]},
         "bench-sliding": {"rate": _HUGE, "key": "ip", "paths": ["/bench/three/"]},
         "bench-fixed": {
-            "rate": _HUGE, "key": "ip", "paths": ["/bench/three/"], "algorithm": "fixed_window",
+            "rate": _HUGE,
+            "key": "ip",
+            "paths": ["/bench/three/"],
+            "algorithm": "fixed_window",
         },
         "bench-bucket": {
-            "rate": _HUGE, "key": "ip", "paths": ["/bench/three/"], "algorithm": "token_bucket",
+            "rate": _HUGE,
+            "key": "ip",
+            "paths": ["/bench/three/"],
+            "algorithm": "token_bucket",
         },
     },
 }

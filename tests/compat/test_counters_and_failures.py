@@ -136,8 +136,8 @@ def test_engine_answers_from_the_resilience_layer_map_to_fail_open_semantics(
     rf, settings, redis, monkeypatch
 ):
     # Once the breaker is merged, decide.decide answers "closed"/"open" instead of raising.
-    from django_ratelimit_guard.engine import decide
     from django_ratelimit_guard.core.algorithms import Verdict
+    from django_ratelimit_guard.engine import decide
 
     settings.RATELIMIT_USE_CACHE = "ratelimit"
     seen = []

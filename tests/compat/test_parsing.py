@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.compat.core import _get_ip, split_rate, check_key, group_name
+from django_ratelimit_guard.compat.core import _get_ip, check_key, group_name, split_rate
 from django_ratelimit_guard.compat.decorators import ratelimit
 
 

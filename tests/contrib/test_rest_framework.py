@@ -6,9 +6,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 
-from django_ratelimit_guard.engine import decide
-from django_ratelimit_guard.core.algorithms import Verdict
 from django_ratelimit_guard.contrib.rest_framework import PolicyThrottle
+from django_ratelimit_guard.core.algorithms import Verdict
+from django_ratelimit_guard.engine import decide
 from tests import settings as test_settings
 
 pytestmark = pytest.mark.urls("tests.contrib.drf_urls")

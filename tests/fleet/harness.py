@@ -34,7 +34,12 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """``python -m django <args>``: another process, as an operator's shell would be."""
     return subprocess.run(
         [sys.executable, "-m", "django", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -46,8 +51,13 @@ class Worker:
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, str(WORKER), mode],
-            env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._log_file, text=True, bufsize=1,
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            text=True,
+            bufsize=1,
         )
 
     def request(self, timeout: float = 10.0) -> dict[str, Any]:

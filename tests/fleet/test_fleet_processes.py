@@ -75,7 +75,9 @@ def test_force_open_reaches_every_process_within_the_poll_interval_and_reset_bri
     # Each process recorded its own transition, naming the fleet command.
     pids = {w.process.pid for w in workers}
     forced_pids = {
-        pid for pid, to, reason in breaker_events(db) if to == "open" and "fleet command #" in reason
+        pid
+        for pid, to, reason in breaker_events(db)
+        if to == "open" and "fleet command #" in reason
     }
     assert pids <= forced_pids
 
@@ -94,8 +96,12 @@ def test_force_open_reaches_every_process_within_the_poll_interval_and_reset_bri
 
 
 def test_status_command_names_the_standing_force_open(env, db):
-    assert manage(env, "ratelimit_guard", "force-open", "*", "--reason", "failover", "--by",
-                  "alice").returncode == 0
+    assert (
+        manage(
+            env, "ratelimit_guard", "force-open", "*", "--reason", "failover", "--by", "alice"
+        ).returncode
+        == 0
+    )
     status = manage(env, "ratelimit_guard", "status")
     assert status.returncode == 1  # degraded: this process's breaker is forced open too
     assert "Fleet: every breaker forced open since" in status.stdout
@@ -103,9 +109,7 @@ def test_status_command_names_the_standing_force_open(env, db):
     assert "process" in status.stdout.splitlines()[0]  # still says which host/pid it describes
 
 
-def test_worker_whose_database_is_down_still_serves_requests_and_logs_it_once(
-    env, spawn, tmp_path
-):
+def test_worker_whose_database_is_down_still_serves_requests_and_logs_it_once(env, spawn, tmp_path):
     broken = {**env, "RLG_FLEET_DB": str(tmp_path / "missing-dir" / "db.sqlite3")}
     worker = spawn(broken, "sync")
     answers = [worker.request() for _ in range(3)]

@@ -26,16 +26,29 @@ WORKERS = 2
 @pytest.fixture
 def gunicorn(env: dict[str, str], tmp_path: Path) -> Iterator[str]:  # noqa: F811
     # A force-open that stands before any worker exists.
-    assert manage(env, "ratelimit_guard", "force-open", "ratelimit", "--reason", "pre").returncode == 0
+    assert (
+        manage(env, "ratelimit_guard", "force-open", "ratelimit", "--reason", "pre").returncode == 0
+    )
     port = free_port()
     log = (tmp_path / "gunicorn.log").open("wb")
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "--preload", "--workers", str(WORKERS),
-            "--bind", f"127.0.0.1:{port}", "--config", str(Path(__file__).with_name("gunicorn_conf.py")),
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--preload",
+            "--workers",
+            str(WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--config",
+            str(Path(__file__).with_name("gunicorn_conf.py")),
             "tests.fleet.wsgi:application",
         ],
-        env={**env, "PYTHONWARNINGS": ""}, cwd=ROOT, stdout=log, stderr=log,
+        env={**env, "PYTHONWARNINGS": ""},
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}/fleet/?sleep=0.05"
     try:
@@ -79,7 +92,8 @@ def rounds(url: str, until: Any, timeout: float) -> list[dict[str, Any]]:
 
 
 def test_preloaded_gunicorn_workers_obey_a_standing_force_open_from_their_first_request(
-    env, gunicorn  # noqa: F811
+    env,  # noqa: F811  (the module fixture imported above)
+    gunicorn,
 ):
     def both_seen(answers: list[dict[str, Any]]) -> bool:
         return len({a["pid"] for a in answers}) >= WORKERS

@@ -13,6 +13,4 @@ def where(request: HttpRequest) -> JsonResponse:
     time.sleep(float(request.GET.get("sleep", "0")))  # lets concurrent requests reach every worker
     result = getattr(request, "rate_limit", None)
     source = result.decisions[0].source if result is not None and result.decisions else None
-    return JsonResponse(
-        {"pid": os.getpid(), "source": source, "poller": fleet_poll.thread_alive()}
-    )
+    return JsonResponse({"pid": os.getpid(), "source": source, "poller": fleet_poll.thread_alive()})

@@ -34,7 +34,7 @@ def report(response: object) -> None:
 async def serve_async() -> None:
     client = AsyncClient(REMOTE_ADDR="192.0.2.10")
     loop = asyncio.get_running_loop()
-    while (line := await loop.run_in_executor(None, sys.stdin.readline)):
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
         if line.strip() == "req":
             report(await client.get("/fleet/"))
 

@@ -184,11 +184,15 @@ async def test_more_concurrent_decisions_than_max_connections_are_a_pool_error_n
         **settings.CACHES,
         "ratelimit": {
             **settings.CACHES["ratelimit"],
-            "OPTIONS": {**settings.CACHES["ratelimit"]["OPTIONS"],
-                        "CONNECTION_POOL_KWARGS": {"max_connections": 2}},
+            "OPTIONS": {
+                **settings.CACHES["ratelimit"]["OPTIONS"],
+                "CONNECTION_POOL_KWARGS": {"max_connections": 2},
+            },
         },
     }
-    results = await asyncio.gather(*(acheck(request(f"203.0.113.{40 + i}"), "api") for i in range(6)))
+    results = await asyncio.gather(
+        *(acheck(request(f"203.0.113.{40 + i}"), "api") for i in range(6))
+    )
     sources = [r.source for r in results]
     assert sources.count("redis") >= 2
     assert set(sources) <= {"redis", "memory"}
@@ -216,13 +220,18 @@ def test_other_async_clients_keep_their_own_evalsha(make):
     assert lean_pool(make(aredis)) is None
 
 
-@pytest.mark.parametrize("connected_first", [True, False], ids=["open-connection", "new-connection"])
+@pytest.mark.parametrize(
+    "connected_first", [True, False], ids=["open-connection", "new-connection"]
+)
 async def test_a_frozen_redis_costs_acheck_one_socket_timeout(guarded, settings, connected_first):
     import time
 
     settings.CACHES = {
         **settings.CACHES,
-        "ratelimit": {**settings.CACHES["ratelimit"], "OPTIONS": {"SOCKET_TIMEOUT": 0.2, "SOCKET_CONNECT_TIMEOUT": 0.2}},
+        "ratelimit": {
+            **settings.CACHES["ratelimit"],
+            "OPTIONS": {"SOCKET_TIMEOUT": 0.2, "SOCKET_CONNECT_TIMEOUT": 0.2},
+        },
     }
     if connected_first:
         await acheck(request("203.0.113.32"), "api")

@@ -11,8 +11,8 @@ from django.test import RequestFactory
 from django_redis import get_redis_connection
 
 from django_ratelimit_guard import acheck, check, get_usage
-from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
 from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
 from django_ratelimit_guard.engine.decide import redis_store
 from django_ratelimit_guard.engine.limiter import storage_key
 from django_ratelimit_guard.stores.cluster import ClusterStore
@@ -140,7 +140,8 @@ def test_a_dead_master_degrades_only_its_keys_and_its_replica_takes_over(guarded
 
     wait_for(back_on_redis, 15, "the victim's keys back on Redis", interval=0.1)
     print(
-        f"failover: promoted after {promoted_after:.2f} s, limiter on Redis {time.monotonic() - started:.2f} s later"
+        f"failover: promoted after {promoted_after:.2f} s, "
+        f"limiter on Redis {time.monotonic() - started:.2f} s later"
     )
     assert recovered is not None
     # The 3 counted before the crash survived on the replica (+ this check, + the memory-decided

@@ -14,8 +14,12 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.signing import scheme
-from django_ratelimit_guard.signing import SignatureError, canonical_query, parse_authorization
+from django_ratelimit_guard.signing import (
+    SignatureError,
+    canonical_query,
+    parse_authorization,
+    scheme,
+)
 from tests.security.conftest import HOST, KEY_ID, NOW, SECRET, SKEW, send, signed_headers
 
 EXAMPLES = {

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from django_ratelimit_guard.signing import nonces
 from django_ratelimit_guard.ops.metrics import signature_failure_count as failure_count
+from django_ratelimit_guard.signing import nonces
 from django_ratelimit_guard.signing.nonces import MemoryNonceCache, NonceCacheFull
 from tests.conftest import redis_cache
 from tests.redis_servers import RedisServer

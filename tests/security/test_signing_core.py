@@ -9,12 +9,13 @@ import subprocess
 
 import pytest
 
-from django_ratelimit_guard.signing import client, scheme
 from django_ratelimit_guard.signing import (
     Credentials,
     SignatureError,
     canonical_query,
+    client,
     parse_authorization,
+    scheme,
     sign,
     verify_signature,
 )

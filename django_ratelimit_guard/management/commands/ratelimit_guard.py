@@ -25,8 +25,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from django_ratelimit_guard.engine import decide
 from django_ratelimit_guard.core.exceptions import ActionError
+from django_ratelimit_guard.engine import decide
 from django_ratelimit_guard.ops import actions, status
 from django_ratelimit_guard.stores import scripts
 from django_ratelimit_guard.stores.errors import classify
