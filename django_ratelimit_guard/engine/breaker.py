@@ -21,13 +21,13 @@ import logging
 import random as _random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
 from django_ratelimit_guard.conf.sections import BreakerSettings
 from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.engine.window import CallWindow
 
 logger = logging.getLogger("django_ratelimit_guard")
 
@@ -38,8 +38,6 @@ class BreakerState(str, Enum):
     OPEN = "open"
 
 
-#: The failure rate is counted in this many slices of WINDOW_SECONDS: O(1) per call, no timestamps.
-WINDOW_BUCKETS = 10
 #: A probe that has not answered after max(HUNG_PROBE_MIN, HUNG_PROBE_FACTOR x SLOW_CALL_SECONDS)
 #: is hung: the next request re-opens the breaker (the probe's late answer is then ignored).
 HUNG_PROBE_FACTOR = 10.0
@@ -117,9 +115,7 @@ class CircuitBreaker:
         self._generation = 0
         self._forced = False
         self._consecutive = 0
-        self._buckets: deque[list[int]] = deque()  # [bucket index, calls, bad calls]
-        self._calls = 0
-        self._bad = 0
+        self._window = CallWindow(self.config.window_seconds)
         self._opened_at: float | None = None
         self._next_probe_at = 0.0
         self._level = 0  # backoff level: open time = RESET_TIMEOUT x MULTIPLIER^level, capped
@@ -182,7 +178,7 @@ class CircuitBreaker:
         with self._lock:
             now = self._clock()
             wall_now = self._wall()
-            self._trim(now)
+            self._window.trim(now)
             opened_at = next_probe = None
             if self._state is BreakerState.OPEN and self._opened_at is not None:
                 opened_at = wall_now - (now - self._opened_at)
@@ -193,8 +189,8 @@ class CircuitBreaker:
                 scope=self.scope,
                 state=self._state,
                 consecutive_failures=self._consecutive,
-                recent_failures=self._bad,
-                recent_calls=self._calls,
+                recent_failures=self._window.bad,
+                recent_calls=self._window.calls,
                 opened_at=opened_at,
                 next_probe_at=next_probe,
                 open_count=self._open_count,
@@ -248,9 +244,13 @@ class CircuitBreaker:
                         events.append(self._close(now, f"{self._probe_successes} probes succeeded"))
             else:
                 self._consecutive = 0
-                self._record(now, bad=slow)
-                if slow and self._rate_exceeded():
-                    events.append(self._open(now, f"slow-call rate {self._bad}/{self._calls}"))
+                self._window.record(now, bad=slow)
+                if slow and self._window.rate_exceeded(
+                    self.config.min_calls, self.config.failure_rate
+                ):
+                    events.append(
+                        self._open(now, f"slow-call rate {self._window.bad}/{self._window.calls}")
+                    )
         if events:  # almost never: this runs after every healthy Redis call
             self._emit(events)
 
@@ -265,14 +265,16 @@ class CircuitBreaker:
                 events.append(self._open(now, f"probe failed ({reason})", after_probe=True))
             else:
                 self._consecutive += 1
-                self._record(now, bad=True)
+                self._window.record(now, bad=True)
                 if self._consecutive >= self.config.failure_threshold:
                     events.append(
                         self._open(now, f"{self._consecutive} consecutive failures ({reason})")
                     )
-                elif self._rate_exceeded():
+                elif self._window.rate_exceeded(self.config.min_calls, self.config.failure_rate):
                     events.append(
-                        self._open(now, f"failure rate {self._bad}/{self._calls} ({reason})")
+                        self._open(
+                            now, f"failure rate {self._window.bad}/{self._window.calls} ({reason})"
+                        )
                     )
         self._emit(events)
 
@@ -314,7 +316,7 @@ class CircuitBreaker:
         self._probes.clear()
         self._probe_successes = 0
         self._consecutive = 0
-        self._clear_window()
+        self._window.clear()
         return self._set_state(BreakerState.OPEN, f"{reason}; next probe in {open_for:.3f} s")
 
     def _close(self, now: float, reason: str) -> tuple[BreakerState, BreakerState, str]:
@@ -324,7 +326,7 @@ class CircuitBreaker:
         self._probes.clear()
         self._probe_successes = 0
         self._consecutive = 0
-        self._clear_window()
+        self._window.clear()
         return self._set_state(BreakerState.CLOSED, reason)
 
     def _emit(self, events: list[tuple[BreakerState, BreakerState, str]]) -> None:
@@ -348,42 +350,7 @@ class CircuitBreaker:
             )
             bus.breaker_transition.publish(self.scope, old, new, reason)
 
-    # -- the failure window and the backoff -------------------------------------------------
-
-    def _record(self, now: float, *, bad: bool) -> None:
-        index = int(now // (self.config.window_seconds / WINDOW_BUCKETS))
-        buckets = self._buckets
-        if buckets and buckets[-1][0] == index:
-            # Still the newest slice: nothing has aged out of the window since it began, so
-            # there is nothing to trim (the common case, once per healthy call).
-            bucket = buckets[-1]
-        else:
-            bucket = [index, 0, 0]
-            buckets.append(bucket)
-            self._trim(now)
-        bucket[1] += 1
-        self._calls += 1
-        if bad:
-            bucket[2] += 1
-            self._bad += 1
-
-    def _trim(self, now: float) -> None:
-        oldest = int(now // (self.config.window_seconds / WINDOW_BUCKETS)) - WINDOW_BUCKETS + 1
-        buckets = self._buckets
-        while buckets and buckets[0][0] < oldest:
-            _, calls, bad = buckets.popleft()
-            self._calls -= calls
-            self._bad -= bad
-
-    def _clear_window(self) -> None:
-        self._buckets.clear()
-        self._calls = self._bad = 0
-
-    def _rate_exceeded(self) -> bool:
-        return (
-            self._calls >= self.config.min_calls
-            and self._bad >= self.config.failure_rate * self._calls
-        )
+    # -- the backoff ---------------------------------------------------------------------------
 
     def _timeout(self, level: int) -> float:
         config = self.config
