@@ -73,11 +73,12 @@ class Call:
         self.started = started
         self._done = False
 
-    def success(self, duration: float | None = None) -> None:
-        """The store answered; ``duration`` (seconds) defaults to the time since acquire()."""
+    def success(self, duration: float | None = None, now: float | None = None) -> None:
+        """The store answered; ``duration`` (seconds) defaults to the time since acquire(),
+        ``now`` to the breaker's clock (a caller that just read it passes it on)."""
         if not self._done:
             self._done = True
-            self._breaker._on_success(self, duration)
+            self._breaker._on_success(self, duration, now)
 
     def failure(self, reason: str = "error") -> None:
         """The store is unavailable (connection, timeout, loading, read-only, OOM)."""
@@ -106,7 +107,7 @@ class CircuitBreaker:
     ) -> None:
         self.scope = scope
         self.config = config or BreakerSettings()
-        self._clock = clock
+        self.clock = clock
         self._wall = wall_clock
         self._random = random
         self._lock = threading.Lock()
@@ -141,10 +142,10 @@ class CircuitBreaker:
         """
         state = self._state
         if state is BreakerState.CLOSED:
-            return Call(self, False, self._generation, 0, self._clock())
+            return Call(self, False, self._generation, 0, self.clock())
         if self._forced:
             return None
-        now = self._clock()
+        now = self.clock()
         if state is BreakerState.OPEN and now < self._next_probe_at:
             return None  # the hot path while open: no lock, no Redis
         events: list[tuple[BreakerState, BreakerState, str]] = []
@@ -172,11 +173,11 @@ class CircuitBreaker:
             return 0.0
         if self._forced:
             return self._timeout(self._level)
-        return max(0.0, self._next_probe_at - self._clock())
+        return max(0.0, self._next_probe_at - self.clock())
 
     def snapshot(self) -> BreakerSnapshot:
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             wall_now = self._wall()
             self._window.trim(now)
             opened_at = next_probe = None
@@ -207,7 +208,7 @@ class CircuitBreaker:
     def reset(self) -> None:
         """Force the breaker closed and forget its backoff (admin action)."""
         with self._lock:
-            event = self._close(self._clock(), "reset by operator")
+            event = self._close(self.clock(), "reset by operator")
             self._level = 0
             self._opened_since_reset = False
         self._emit([event])
@@ -215,7 +216,7 @@ class CircuitBreaker:
     def force_open(self, reason: str = "maintenance") -> None:
         """Open the breaker and keep it open, without probes, until reset()."""
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             event = self._set_state(BreakerState.OPEN, f"forced open: {reason}")
             self._forced = True
             self._opened_at = now
@@ -224,8 +225,9 @@ class CircuitBreaker:
 
     # -- outcomes (called by Call) ----------------------------------------------------------
 
-    def _on_success(self, call: Call, duration: float | None) -> None:
-        now = self._clock()
+    def _on_success(self, call: Call, duration: float | None, now: float | None) -> None:
+        if now is None:
+            now = self.clock()
         elapsed = now - call.started if duration is None else duration
         slow = elapsed >= self.config.slow_call_seconds
         events = []
@@ -255,7 +257,7 @@ class CircuitBreaker:
             self._emit(events)
 
     def _on_failure(self, call: Call, reason: str) -> None:
-        now = self._clock()
+        now = self.clock()
         events = []
         with self._lock:
             if call.generation != self._generation:

@@ -12,6 +12,7 @@ claims, the most-limited-clients table) make their calls through the same breake
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -36,6 +37,7 @@ T = TypeVar("T")
 Outcome = list[tuple[Verdict, Source]]
 
 _stores: dict[str, RedisStore | ClusterStore] = {}
+_merges: dict[str, guarded.Merge | None] = {}
 
 
 @on_reload
@@ -44,6 +46,7 @@ def _forget_stores() -> None:
         if isinstance(store, RedisStore):
             store.close()
     _stores.clear()
+    _merges.clear()
     forget_async_stores()
     packing.forget()
 
@@ -62,9 +65,19 @@ def redis_store(alias: str | None = None) -> RedisStore | ClusterStore:
 def merge_for(store: RedisStore | ClusterStore) -> guarded.Merge | None:
     """The merge a half-open probe of ``store``'s alias-wide scope runs first: the whole fallback
     store into one Redis. None under Cluster, whose shards merge node by node (``cluster.py``)."""
-    if isinstance(store, ClusterStore):
-        return None
-    return lambda: reconcile.reconcile(store.client, fallback_store(), scope=store.scope)
+    try:
+        return _merges[store.scope]
+    except KeyError:
+        pass
+    merge = None
+    if not isinstance(store, ClusterStore):
+        merge = functools.partial(_merge_all, store)
+    _merges[store.scope] = merge
+    return merge
+
+
+def _merge_all(store: RedisStore) -> None:
+    reconcile.reconcile(store.client, fallback_store(), scope=store.scope)
 
 
 def decide(planned: Sequence[PlannedHit], *, count: bool = True) -> Outcome:
@@ -72,7 +85,7 @@ def decide(planned: Sequence[PlannedHit], *, count: bool = True) -> Outcome:
     store = redis_store()
     if isinstance(store, ClusterStore):
         return cluster.decide(store, planned, count)
-    attempt = guarded.begin(store.scope, merge_for(store))
+    attempt = guarded.begin(store.scope, _merges.get(store.scope) or merge_for(store))
     if attempt is not None:
         try:
             verdicts = store.hit_many([p.hit for p in planned], count=count)

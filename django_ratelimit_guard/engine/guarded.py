@@ -89,19 +89,20 @@ class Attempt:
         return self.call.probe
 
     def restart(self) -> None:
-        self.started = time.monotonic()
+        self.started = self.breaker.clock()
 
     def succeeded(self, duration: float | None = None) -> None:
         """The store answered; ``duration`` (seconds) defaults to the time since the start."""
+        now = self.breaker.clock()
         if duration is None:
-            duration = time.monotonic() - self.started
+            duration = now - self.started
         bus.store_latency.publish(self.store, duration)
-        self.call.success(duration)
+        self.call.success(duration, now)
 
     def failed(self, error: BaseException) -> StoreError:
         """The call raised: classify it, tell the breaker, publish it; return it as a StoreError."""
         exc = store_error(self.scope, error)
-        bus.store_latency.publish(self.store, time.monotonic() - self.started)
+        bus.store_latency.publish(self.store, self.breaker.clock() - self.started)
         if isinstance(exc, StoreUnavailable):
             self.call.failure(exc.reason)
         else:
@@ -114,8 +115,9 @@ class Attempt:
         return exc
 
 
-def _merge_due(call: Call, merge: Merge | None) -> bool:
-    return merge is not None and call.probe and guard_settings().fallback.reconcile
+def _merge_due(merge: Merge | None) -> bool:
+    """Whether a probe merges first (called for probes only: rare)."""
+    return merge is not None and guard_settings().fallback.reconcile
 
 
 def begin(scope: str, merge: Merge | None = None, *, store: str = "redis") -> Attempt | None:
@@ -125,7 +127,7 @@ def begin(scope: str, merge: Merge | None = None, *, store: str = "redis") -> At
     if call is None:
         return None
     attempt = Attempt(scope, breaker, call, store)
-    if _merge_due(call, merge):
+    if call.probe and _merge_due(merge):
         assert merge is not None
         try:
             merge()
@@ -143,7 +145,7 @@ async def abegin(scope: str, merge: Merge | None = None, *, store: str = "redis"
     if call is None:
         return None
     attempt = Attempt(scope, breaker, call, store)
-    if _merge_due(call, merge):
+    if call.probe and _merge_due(merge):
         assert merge is not None
         try:
             await sync_to_async(merge, thread_sensitive=False)()

@@ -69,13 +69,13 @@ def merge_batch(client: Any, batch: Sequence[Counted]) -> int:
     Redis errors propagate as they are (redis-py's); the caller classifies them.
     """
 
-    def send() -> list[Any]:
+    def send(entries: Sequence[Counted]) -> list[Any]:
         pipe = client.pipeline(transaction=False)
-        for entry in batch:
+        for entry in entries:
             pipe.evalsha(scripts.MERGE.sha, 1, entry.key, *merge_args(entry))
         return list(pipe.execute())
 
-    replies = scripts.run(scripts.MERGE, send, client.script_load)
+    replies = scripts.run(scripts.MERGE, send, batch, client.script_load)
     return sum(1 for reply in replies if reply == 1)
 
 

@@ -134,10 +134,9 @@ class Tracker:
 
         def send(store: Any) -> Any:
             client = store.client
+            evalsha = [scripts.TOP_CLIENTS.sha, 1, key, *args]
             return scripts.run(
-                scripts.TOP_CLIENTS,
-                lambda: client.evalsha(scripts.TOP_CLIENTS.sha, 1, key, *args),
-                client.script_load,
+                scripts.TOP_CLIENTS, lambda a: client.evalsha(*a), evalsha, client.script_load
             )
 
         if decide.redis_call(send) is guarded.UNAVAILABLE:

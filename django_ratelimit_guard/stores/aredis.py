@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
 from urllib.parse import urlparse
 
@@ -239,20 +239,15 @@ class AsyncRedisStore:
             return []
         client = await self.client()
         lean = self._lean
+        send: Callable[[Any], Awaitable[Any]]
+        payload: Any
         if lean is not None:  # the command pre-packed, on a connection of our own
-            command = pack_decide(scripts.DECIDE.sha, hits, count, now_ms)
-
-            def send() -> Any:
-                return lean.send(command)
-
+            send, payload = lean.send, pack_decide(scripts.DECIDE.sha, hits, count, now_ms)
         else:
-            args = script_args(hits, count, now_ms)
-
-            def send() -> Any:
-                return client.evalsha(scripts.DECIDE.sha, len(hits), *args)
-
+            send = lambda args: client.evalsha(*args)  # noqa: E731
+            payload = [scripts.DECIDE.sha, len(hits), *script_args(hits, count, now_ms)]
         try:
-            reply = await scripts.arun(scripts.DECIDE, send, client.script_load)
+            reply = await scripts.arun(scripts.DECIDE, send, payload, client.script_load)
         except REDIS_ERRORS as exc:
             raise store_error(self.scope, exc) from exc
         return parse_reply(reply, len(hits))

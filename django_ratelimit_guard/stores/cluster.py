@@ -185,7 +185,10 @@ class ClusterStore(SyncClientStore):
             return client.execute_command("SCRIPT LOAD", lua, target_nodes=node)
 
         return scripts.run(
-            scripts.DECIDE, lambda: client.evalsha(scripts.DECIDE.sha, len(chosen), *args), load
+            scripts.DECIDE,
+            lambda a: client.evalsha(*a),
+            [scripts.DECIDE.sha, len(chosen), *args],
+            load,
         )
 
     def _pipelined(

@@ -60,6 +60,10 @@ class SyncClientStore:
     ) -> list[Verdict]:
         raise NotImplementedError
 
+    def load_script(self, lua: str) -> Any:
+        """``SCRIPT LOAD`` (after a NOSCRIPT, see ``scripts.run``)."""
+        return self.client.script_load(lua)
+
     async def ahit_many(
         self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
     ) -> list[Verdict]:
@@ -106,7 +110,7 @@ class RedisStore(SyncClientStore):
         else:
             payload = pack_decide(scripts.DECIDE.sha, hits, count, now_ms)
         try:
-            reply = scripts.run(scripts.DECIDE, lambda: send(payload), self.client.script_load)
+            reply = scripts.run(scripts.DECIDE, send, payload, self.load_script)
         except REDIS_ERRORS as exc:
             raise store_error(self.scope, exc) from exc
         return parse_reply(reply, n)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import redis.exceptions as rexc
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 
 @dataclass(frozen=True)
@@ -40,24 +41,30 @@ MERGE = Script.read("merge.lua")
 TOP_CLIENTS = Script.read("top_clients.lua")
 
 
-def run(script: Script, send: Callable[[], T], load: Callable[[str], Any]) -> T:
-    """``send()``; after a NOSCRIPT, ``load(script.lua)`` and ``send()`` once more."""
+def run(script: Script, send: Callable[[A], T], arg: A, load: Callable[[str], Any]) -> T:
+    """``send(arg)``; after a NOSCRIPT, ``load(script.lua)`` and ``send(arg)`` once more.
+
+    (``send`` and its argument come apart so that the decision path builds no closure per call.)
+    """
     try:
-        return send()
+        return send(arg)
     except rexc.NoScriptError:
         load(script.lua)
-        return send()
+        return send(arg)
 
 
 async def arun(
-    script: Script, send: Callable[[], Awaitable[T]], load: Callable[[str], Awaitable[Any]]
+    script: Script,
+    send: Callable[[A], Awaitable[T]],
+    arg: A,
+    load: Callable[[str], Awaitable[Any]],
 ) -> T:
     """The async twin of :func:`run`."""
     try:
-        return await send()
+        return await send(arg)
     except rexc.NoScriptError:
         await load(script.lua)
-        return await send()
+        return await send(arg)
 
 
 __all__ = ["DECIDE", "MERGE", "TOP_CLIENTS", "Script", "arun", "run"]
