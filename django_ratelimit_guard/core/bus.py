@@ -16,6 +16,8 @@ Topics (arguments in order):
 ``breaker_transition``   ``(scope, old, new, reason)`` after every breaker state change
 ``breaker_created``      ``(breaker)`` once per breaker, right after it is registered
 ``signature_failed``     ``(reason)`` for every refused request signature
+``client_reset``         ``(policy, storage_key)`` in every process when an operator clears one
+                         client's counter of a policy or changes its runtime override
 ``settings_reloaded``    ``()`` when ``RATELIMIT_GUARD``, ``CACHES`` or ``SECRET_KEY`` change
 =======================  ==========================================================================
 
@@ -76,12 +78,14 @@ store_error: Topic[[str, str]] = Topic("store_error")
 breaker_transition: Topic[[str, str, str, str]] = Topic("breaker_transition")
 breaker_created: Topic[[Any]] = Topic("breaker_created")
 signature_failed: Topic[[str]] = Topic("signature_failed")
+client_reset: Topic[[str, str]] = Topic("client_reset")
 settings_reloaded: Topic[[]] = Topic("settings_reloaded", robust=False)
 
 __all__ = [
     "Topic",
     "breaker_created",
     "breaker_transition",
+    "client_reset",
     "decided",
     "limited",
     "settings_reloaded",
