@@ -5,14 +5,33 @@ The public API, in one place::
     from django_ratelimit_guard import rate_limit, check, acheck, get_usage, aget_usage, reset
     from django_ratelimit_guard import Decision, Result, Policy, RateLimited, GuardError, ...
 
-Everything here is imported lazily, so that importing the package (from settings.py, say) never
-touches Django's settings. ``docs/architecture.md`` shows the packages behind it.
+Importing the package (from settings.py, say) never touches Django's settings: the exception tree
+imports nothing but Django's exceptions, and the rest is imported on first use (PEP 562).
+``docs/architecture.md`` shows the packages behind it.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from django_ratelimit_guard.core.exceptions import (
+    ActionError,
+    ConfigError,
+    GuardError,
+    RateError,
+    RateLimited,
+    SignatureError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailable,
+)
+
+if TYPE_CHECKING:
+    from django_ratelimit_guard.core.decisions import Decision, Result
+    from django_ratelimit_guard.core.policies import Policy
+    from django_ratelimit_guard.edge.api import acheck, aget_usage, check, get_usage, reset
+    from django_ratelimit_guard.edge.decorators import rate_limit
 
 __version__ = "0.1.0"
 
@@ -37,41 +56,12 @@ __all__ = [
     "reset",
 ]
 
-if TYPE_CHECKING:
-    from django_ratelimit_guard.core.decisions import Decision, Result
-    from django_ratelimit_guard.core.exceptions import (
-        ActionError,
-        ConfigError,
-        GuardError,
-        RateError,
-        RateLimited,
-        SignatureError,
-        StoreClosedError,
-        StoreError,
-        StoreUnavailable,
-    )
-    from django_ratelimit_guard.core.policies import Policy
-    from django_ratelimit_guard.edge.api import acheck, aget_usage, check, get_usage, reset
-    from django_ratelimit_guard.edge.decorators import rate_limit
-
-_EXCEPTIONS = [
-    "ActionError",
-    "ConfigError",
-    "GuardError",
-    "RateError",
-    "RateLimited",
-    "SignatureError",
-    "StoreClosedError",
-    "StoreError",
-    "StoreUnavailable",
-]
 _LAZY = {
     **dict.fromkeys(("acheck", "aget_usage", "check", "get_usage", "reset"), "edge.api"),
     "Decision": "core.decisions",
     "Result": "core.decisions",
     "Policy": "core.policies",
     "rate_limit": "edge.decorators",
-    **dict.fromkeys(_EXCEPTIONS, "core.exceptions"),
 }
 
 

@@ -115,44 +115,42 @@ class Attempt:
         return exc
 
 
-def _merge_due(merge: Merge | None) -> bool:
-    """Whether a probe merges first (called for probes only: rare)."""
-    return merge is not None and guard_settings().fallback.reconcile
+def _acquire(scope: str, store: str) -> Attempt | None:
+    breaker = get_breaker(scope)
+    call = breaker.acquire()
+    return None if call is None else Attempt(scope, breaker, call, store)
+
+
+def _merge_due(attempt: Attempt, merge: Merge | None) -> bool:
+    """Whether this attempt is a half-open probe that merges the outage's counts first."""
+    return attempt.probe and merge is not None and guard_settings().fallback.reconcile
 
 
 def begin(scope: str, merge: Merge | None = None, *, store: str = "redis") -> Attempt | None:
     """Acquire ``scope``'s breaker (and merge first if this is a probe); None: don't call Redis."""
-    breaker = get_breaker(scope)
-    call = breaker.acquire()
-    if call is None:
+    attempt = _acquire(scope, store)
+    if attempt is None or not _merge_due(attempt, merge):
+        return attempt
+    try:
+        merge()  # type: ignore[misc]  # _merge_due: not None
+    except _FAILURES as exc:
+        attempt.failed(exc)
         return None
-    attempt = Attempt(scope, breaker, call, store)
-    if call.probe and _merge_due(merge):
-        assert merge is not None
-        try:
-            merge()
-        except _FAILURES as exc:
-            attempt.failed(exc)
-            return None
-        attempt.restart()  # the merge is not part of the call's latency
+    attempt.restart()  # the merge is not part of the call's latency
     return attempt
 
 
 async def abegin(scope: str, merge: Merge | None = None, *, store: str = "redis") -> Attempt | None:
     """The async twin of :func:`begin`: a merge (rare, bounded, sync I/O) runs in a thread."""
-    breaker = get_breaker(scope)
-    call = breaker.acquire()
-    if call is None:
+    attempt = _acquire(scope, store)
+    if attempt is None or not _merge_due(attempt, merge):
+        return attempt
+    try:
+        await sync_to_async(merge, thread_sensitive=False)()  # type: ignore[arg-type]
+    except _FAILURES as exc:
+        attempt.failed(exc)
         return None
-    attempt = Attempt(scope, breaker, call, store)
-    if call.probe and _merge_due(merge):
-        assert merge is not None
-        try:
-            await sync_to_async(merge, thread_sensitive=False)()
-        except _FAILURES as exc:
-            attempt.failed(exc)
-            return None
-        attempt.restart()
+    attempt.restart()
     return attempt
 
 
