@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import django
 from django.conf import settings
 
-from tests.redis_servers import RedisServer
+from tests.support.redis_servers import RedisServer
 
 SOCKET_TIMEOUT = 0.1
 

@@ -106,8 +106,8 @@ def test_page_load_costs_four_redis_commands_in_two_round_trips(viewer, redis):
 
 
 def test_page_says_redis_is_unreachable_when_it_is_down(viewer, settings, redis):
-    from tests.conftest import redis_cache
-    from tests.redis_servers import free_port
+    from tests.support.builders import redis_cache
+    from tests.support.redis_servers import free_port
 
     settings.CACHES = {
         **settings.CACHES,

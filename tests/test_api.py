@@ -141,7 +141,7 @@ def test_script_is_reloaded_after_redis_loses_it(redis):
 
 
 def test_redis_down_raises_store_unavailable_not_a_redis_error(redis):
-    from tests.redis_servers import free_port
+    from tests.support.redis_servers import free_port
 
     store = RedisStore(
         "down", client=__import__("redis").Redis(port=free_port(), socket_connect_timeout=0.2)

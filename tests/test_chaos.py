@@ -19,9 +19,9 @@ from django.test import Client
 from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.engine.breaker import BreakerState
 from django_ratelimit_guard.engine.breakers import get_breaker
-from tests.conftest import redis_cache
-from tests.redis_servers import RedisServer
-from tests.slow_proxy import SlowProxy
+from tests.support.builders import redis_cache
+from tests.support.redis_servers import RedisServer
+from tests.support.slow_proxy import SlowProxy
 
 pytestmark = pytest.mark.chaos
 

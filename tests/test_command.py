@@ -8,8 +8,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.conftest import redis_cache
-from tests.redis_servers import free_port
+from tests.support.builders import redis_cache
+from tests.support.redis_servers import free_port
 
 pytestmark = pytest.mark.django_db
 

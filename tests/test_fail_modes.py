@@ -17,8 +17,8 @@ from django_ratelimit_guard.engine.breaker import BreakerState
 from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.stores.memory import fallback_store
 from django_ratelimit_guard.stores.redis import RedisStore
-from tests.conftest import redis_cache
-from tests.redis_servers import free_port
+from tests.support.builders import redis_cache
+from tests.support.redis_servers import free_port
 
 POLICIES = {
     "login": {

@@ -75,7 +75,7 @@ def test_api_key_key_uses_the_verified_key_id(redis, settings):
 
 
 def test_callable_and_dotted_path_keys(redis, settings):
-    policies(settings, key="tests.helpers.tenant_key")
+    policies(settings, key="tests.support.callables.tenant_key")
     assert check(rf.get("/", HTTP_X_TENANT="acme"), "p").allowed
     assert not check(rf.get("/", HTTP_X_TENANT="acme"), "p").allowed
     assert check(rf.get("/"), "p").decisions == ()  # the callable returned None: skipped
@@ -114,7 +114,7 @@ def test_long_key_values_are_counted_but_not_pinned_in_the_key_cache(redis, sett
 def test_a_key_that_several_policies_share_is_resolved_once_per_request(
     redis, settings, monkeypatch
 ):
-    from tests import helpers
+    from tests.support import callables as helpers
 
     calls: list[object] = []
     real = helpers.tenant_key
@@ -124,8 +124,12 @@ def test_a_key_that_several_policies_share_is_resolved_once_per_request(
     settings.RATELIMIT_GUARD = {
         **settings.RATELIMIT_GUARD,
         "POLICIES": {
-            "a": {"rate": "5/m", "key": "tests.helpers.tenant_key"},
-            "b": {"rate": "7/m", "key": "tests.helpers.tenant_key", "algorithm": "fixed_window"},
+            "a": {"rate": "5/m", "key": "tests.support.callables.tenant_key"},
+            "b": {
+                "rate": "7/m",
+                "key": "tests.support.callables.tenant_key",
+                "algorithm": "fixed_window",
+            },
             "c": {"rate": "9/m", "key": "ip"},
             "d": {"rate": "11/m", "key": "ip", "algorithm": "token_bucket"},
         },

@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.ops import events, metrics
-from tests.conftest import redis_cache
-from tests.redis_servers import free_port
+from tests.support.builders import redis_cache
+from tests.support.redis_servers import free_port
 
 SPEC_METRICS = {
     "ratelimit_guard_decisions_total": {"policy", "outcome", "source"},
@@ -164,10 +164,10 @@ def _worker(directory: Path, state: str, limited: int) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.support.settings",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.metrics_worker", state, str(limited)],
+        [sys.executable, "-m", "tests.support.metrics_worker", state, str(limited)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -98,7 +98,7 @@ def test_a_failed_merge_leaves_the_counts_to_the_next_probe(redis_server):
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    from tests.redis_servers import free_port
+    from tests.support.redis_servers import free_port
 
     memory = MemoryStore(100)
     h = hit("a", Algorithm.FIXED_WINDOW, limit=2)

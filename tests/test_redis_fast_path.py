@@ -14,7 +14,7 @@ from django_ratelimit_guard.core.algorithms import Algorithm, Hit
 from django_ratelimit_guard.core.exceptions import StoreUnavailable
 from django_ratelimit_guard.stores.direct import ThreadConnections, direct_pool, evalsha_for
 from django_ratelimit_guard.stores.redis import RedisStore
-from tests.redis_servers import RedisServer
+from tests.support.redis_servers import RedisServer
 
 W = 60_000
 

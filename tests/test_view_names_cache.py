@@ -21,7 +21,7 @@ def test_a_path_reaches_the_names_of_its_view_and_unknown_paths_none():
 
 def test_a_new_urlconf_is_resolved_afresh():
     assert names("/login/") == ("login",)
-    with override_settings(ROOT_URLCONF="tests.urls_swapped"):
+    with override_settings(ROOT_URLCONF="tests.support.urls_swapped"):
         assert names("/login/") == ()
         assert names("/plain/") == ("login",)
     assert names("/login/") == ("login",)
@@ -29,7 +29,7 @@ def test_a_new_urlconf_is_resolved_afresh():
 
 def test_a_per_request_urlconf_is_honoured():
     request = RequestFactory().get("/login/")
-    request.urlconf = "tests.urls_swapped"
+    request.urlconf = "tests.support.urls_swapped"
     assert view_policy_names(request) == ()
 
 

@@ -32,7 +32,7 @@ def test_allowed_responses_carry_remaining_budget(client, redis):
 def test_inline_policy_is_named_after_its_view(client, redis):
     client.get("/inline/")
     response = client.get("/inline/")
-    assert response["RateLimit-Policy"] == '"tests.views.inline";q=2;w=60'
+    assert response["RateLimit-Policy"] == '"tests.support.views.inline";q=2;w=60'
     assert client.get("/inline/").status_code == 429
 
 
@@ -102,7 +102,7 @@ def test_disabled_guard_limits_nothing(client, redis, settings):
 def test_custom_rejection_view_is_used(client, redis, settings):
     settings.RATELIMIT_GUARD = {
         **settings.RATELIMIT_GUARD,
-        "RESPONSE": {"VIEW": "tests.helpers.teapot"},
+        "RESPONSE": {"VIEW": "tests.support.callables.teapot"},
     }
     for _ in range(2):
         client.get("/inline/")

@@ -17,8 +17,8 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 from django_ratelimit_guard.ops import top_clients
-from tests.conftest import redis_cache
-from tests.redis_servers import RedisServer
+from tests.support.builders import redis_cache
+from tests.support.redis_servers import RedisServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -9,7 +9,7 @@ import itertools
 import pytest
 from django.test import RequestFactory
 
-from tests.conftest import redis_cache
+from tests.support.builders import redis_cache
 
 _locations = itertools.count()
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"

@@ -10,8 +10,8 @@ from django.test import override_settings
 from django_ratelimit_guard.compat import counting as _counting
 from django_ratelimit_guard.compat.core import get_usage, is_ratelimited
 from django_ratelimit_guard.compat.decorators import ratelimit
-from tests.conftest import redis_cache
-from tests.redis_servers import free_port
+from tests.support.builders import redis_cache
+from tests.support.redis_servers import free_port
 
 
 class BrokenCache(LocMemCache):

@@ -9,7 +9,7 @@ from rest_framework.settings import api_settings
 from django_ratelimit_guard.contrib.rest_framework import PolicyThrottle
 from django_ratelimit_guard.core.algorithms import Verdict
 from django_ratelimit_guard.engine import decide
-from tests import settings as test_settings
+from tests.support import settings as test_settings
 
 pytestmark = pytest.mark.urls("tests.contrib.drf_urls")
 

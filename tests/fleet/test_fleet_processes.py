@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.harness import (
+from tests.support.fleet.harness import (
     Worker,
     breaker_events,
     command_created_at,
@@ -18,7 +18,7 @@ from tests.fleet.harness import (
     manage,
     wait_for_source,
 )
-from tests.redis_servers import RedisServer
+from tests.support.redis_servers import RedisServer
 
 POLL = 0.5
 #: What "within the poll interval" allows on top of it: the gap between two test requests, one

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.fleet.harness import ROOT, command_created_at, manage
+from tests.support.fleet.harness import GUNICORN_CONF, ROOT, command_created_at, manage
 from tests.fleet.test_fleet_processes import POLL, SLACK, env  # noqa: F401  (module fixture)
-from tests.redis_servers import free_port
+from tests.support.redis_servers import free_port
 
 WORKERS = 2
 
@@ -42,8 +42,8 @@ def gunicorn(env: dict[str, str], tmp_path: Path) -> Iterator[str]:  # noqa: F81
             "--bind",
             f"127.0.0.1:{port}",
             "--config",
-            str(Path(__file__).with_name("gunicorn_conf.py")),
-            "tests.fleet.wsgi:application",
+            str(GUNICORN_CONF),
+            "tests.support.fleet.wsgi:application",
         ],
         env={**env, "PYTHONWARNINGS": ""},
         cwd=ROOT,

@@ -16,7 +16,7 @@ from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
 from django_ratelimit_guard.engine.decide import redis_store
 from django_ratelimit_guard.engine.limiter import storage_key
 from django_ratelimit_guard.stores.cluster import ClusterStore
-from tests.redis_cluster import ClusterDeployment, wait_for
+from tests.support.redis_cluster import ClusterDeployment, wait_for
 
 pytestmark = pytest.mark.cluster
 

@@ -9,7 +9,7 @@ from django.test import RequestFactory
 
 from django_ratelimit_guard import acheck, check
 from django_ratelimit_guard.engine.breakers import get_breaker
-from tests.redis_cluster import SentinelGroup, wait_for
+from tests.support.redis_cluster import SentinelGroup, wait_for
 
 pytestmark = pytest.mark.sentinel
 

@@ -52,7 +52,7 @@ def signed(settings: Any, clock: Clock) -> Any:
     """Settings with SignedRequestMiddleware alone in MIDDLEWARE (no Redis configured yet)."""
     settings.RATELIMIT_GUARD = signing_config()
     settings.MIDDLEWARE = [SIGNED_MIDDLEWARE]
-    settings.ROOT_URLCONF = "tests.security.urls"
+    settings.ROOT_URLCONF = "tests.support.api_urls"
     return settings
 
 

@@ -15,7 +15,7 @@ TOKEN = "metrics-token-0123456789abcdef"
 
 @pytest.fixture
 def metrics(settings: Any) -> Any:
-    settings.ROOT_URLCONF = "tests.security.urls"
+    settings.ROOT_URLCONF = "tests.support.api_urls"
     settings.MIDDLEWARE = []
     return settings
 
@@ -136,14 +136,14 @@ def _warning_ids() -> list[str]:
 
 
 def test_deploy_check_warns_when_django_prometheus_export_is_routed(settings: Any) -> None:
-    settings.ROOT_URLCONF = "tests.security.urls_prometheus"
+    settings.ROOT_URLCONF = "tests.support.prometheus_urls"
     assert "ratelimit_guard.W020" in _warning_ids()
-    settings.ROOT_URLCONF = "tests.security.urls"
+    settings.ROOT_URLCONF = "tests.support.api_urls"
     assert "ratelimit_guard.W020" not in _warning_ids()
 
 
 def test_deploy_check_is_not_run_without_deploy(settings: Any) -> None:
-    settings.ROOT_URLCONF = "tests.security.urls_prometheus"
+    settings.ROOT_URLCONF = "tests.support.prometheus_urls"
     assert "ratelimit_guard.W020" not in [m.id for m in checks.run_checks(tags=["ratelimit_guard"])]
 
 

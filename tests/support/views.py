@@ -49,6 +49,6 @@ def plain(request):
     return HttpResponse("plain")
 
 
-@rate_limit(rate="2/m", key="tests.helpers.tenant_key", name="async-tenant")
+@rate_limit(rate="2/m", key="tests.support.callables.tenant_key", name="async-tenant")
 async def async_tenant(request):
     return HttpResponse("tenant")

@@ -1,6 +1,6 @@
 import os
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.fleet.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.support.fleet.settings")
 
 from django.core.wsgi import get_wsgi_application
 

@@ -2,6 +2,6 @@
 
 from django.urls import path
 
-from tests import views
+from tests.support import views
 
 urlpatterns = [path("login/", views.plain), path("plain/", views.login)]

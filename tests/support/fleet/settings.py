@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from tests.settings import *  # noqa: F403
-from tests.settings import RATELIMIT_GUARD
+from tests.support.settings import *  # noqa: F403
+from tests.support.settings import RATELIMIT_GUARD
 
 DATABASES = {
     "default": {
@@ -23,7 +23,7 @@ CACHES = {
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
     },
 }
-ROOT_URLCONF = "tests.fleet.urls"
+ROOT_URLCONF = "tests.support.fleet.urls"
 RATELIMIT_GUARD = {
     **RATELIMIT_GUARD,
     "POLICIES": {

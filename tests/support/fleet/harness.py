@@ -13,15 +13,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WORKER = Path(__file__).with_name("worker.py")
+GUNICORN_CONF = Path(__file__).with_name("gunicorn_conf.py")
 
 
 def fleet_env(db: Path | str, redis_url: str, poll: float) -> dict[str, str]:
     inherited = {k: v for k, v in os.environ.items() if k != "RATELIMIT_GUARD_CONTROL_POLL_SECONDS"}
     return {
         **inherited,
-        "DJANGO_SETTINGS_MODULE": "tests.fleet.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.support.fleet.settings",
         "RLG_FLEET_DB": str(db),
         "RLG_FLEET_REDIS": redis_url,
         "RLG_FLEET_POLL": str(poll),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.support.settings")
 
 import django
 

@@ -1,6 +1,6 @@
 from django.urls import include, path, re_path
 
-from tests.security import views
+from tests.support import api_views as views
 
 urlpatterns = [
     path("api/health", views.health),

@@ -1,5 +1,5 @@
 from django.urls import path
 
-from tests.fleet import views
+from tests.support.fleet import views
 
 urlpatterns = [path("fleet/", views.where)]

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from tests.redis_servers import free_port
+from tests.support.redis_servers import free_port
 
 
 class SlowProxy:

@@ -1,4 +1,4 @@
-"""A real worker process for tests/fleet/: Django with tests.fleet.settings.
+"""A real worker process for tests/fleet/: Django with tests.support.fleet.settings.
 
 argv[1]: "sync" (django.test.Client, the sync middleware path) or "async" (AsyncClient, the ASGI
 handler and the async path). Each line "req" on stdin runs one request to /fleet/ through the full
@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.fleet.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.support.fleet.settings")
 
 import django
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from tests import views
+from tests.support import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),

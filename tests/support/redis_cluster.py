@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import redis
 
-from tests.redis_servers import RedisServer, free_port, redis_server_binary
+from tests.support.redis_servers import RedisServer, free_port, redis_server_binary
 
 #: How long a silent node counts as failing; failover follows within about 2-3 × this.
 NODE_TIMEOUT_MS = 1000
