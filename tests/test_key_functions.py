@@ -3,82 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
 from django.test import AsyncClient, RequestFactory
 
 from django_ratelimit_guard import check
+from tests.support.builders import one_policy
 
 rf = RequestFactory()
-
-
-class User:
-    is_authenticated = True
-
-    def __init__(self, pk):
-        self.pk = pk
-
-
-def policies(settings, **policy):
-    settings.RATELIMIT_GUARD = {
-        **settings.RATELIMIT_GUARD,
-        "POLICIES": {"p": {"rate": "1/m", **policy}},
-    }
-
-
-def with_user(request, user):
-    request.user = user
-    return request
-
-
-def test_user_key_counts_per_user_and_skips_anonymous(redis, settings):
-    policies(settings, key="user")
-    assert check(with_user(rf.get("/"), User(1)), "p").allowed
-    assert not check(with_user(rf.get("/"), User(1)), "p").allowed
-    assert check(with_user(rf.get("/"), User(2)), "p").allowed
-    anonymous = check(with_user(rf.get("/"), AnonymousUser()), "p")
-    assert anonymous.allowed and anonymous.decisions == ()
-
-
-def test_user_or_ip_separates_a_user_from_their_address(redis, settings):
-    policies(settings, key="user_or_ip")
-    assert check(with_user(rf.get("/", REMOTE_ADDR="198.51.100.3"), User(7)), "p").allowed
-    assert check(with_user(rf.get("/", REMOTE_ADDR="198.51.100.3"), AnonymousUser()), "p").allowed
-    assert not check(with_user(rf.get("/", REMOTE_ADDR="198.51.100.9"), User(7)), "p").allowed
-
-
-def test_header_key_counts_per_value_and_a_missing_header_is_one_shared_bucket(redis, settings):
-    policies(settings, key="header:X-Api-Key")
-    assert check(rf.get("/", HTTP_X_API_KEY="a"), "p").allowed
-    assert not check(rf.get("/", HTTP_X_API_KEY="a"), "p").allowed
-    assert check(rf.get("/", HTTP_X_API_KEY="b"), "p").allowed
-    assert check(rf.get("/"), "p").allowed
-    assert not check(
-        rf.get("/", REMOTE_ADDR="198.51.100.200"), "p"
-    ).allowed  # omitting it is no way out
-
-
-def test_param_key_reads_get_then_post(redis, settings):
-    policies(settings, key="param:username")
-    assert check(rf.get("/?username=ann"), "p").allowed
-    assert not check(rf.post("/", {"username": "ann"}), "p").allowed
-    assert check(rf.post("/", {"username": "bob"}), "p").allowed
-
-
-def test_api_key_key_uses_the_verified_key_id(redis, settings):
-    policies(settings, key="api_key")
-    request = rf.get("/")
-    assert (
-        check(request, "p").decisions == ()
-    )  # unsigned: skipped (the signing middleware rejects it)
-    request.api_key_id = "partner-1"
-    assert check(request, "p").allowed and not check(request, "p").allowed
-
-
-def test_callable_and_dotted_path_keys(redis, settings):
-    policies(settings, key="tests.support.callables.tenant_key")
-    assert check(rf.get("/", HTTP_X_TENANT="acme"), "p").allowed
-    assert not check(rf.get("/", HTTP_X_TENANT="acme"), "p").allowed
-    assert check(rf.get("/"), "p").decisions == ()  # the callable returned None: skipped
 
 
 @pytest.mark.django_db
@@ -101,7 +31,7 @@ async def test_async_middleware_applies_path_policies(redis):
 def test_long_key_values_are_counted_but_not_pinned_in_the_key_cache(redis, settings):
     from django_ratelimit_guard.engine import plan
 
-    policies(settings, key="header:X-Api-Key")
+    one_policy(settings, key="header:X-Api-Key")
     plan._cached_storage_key.cache_clear()
     plan._static_hit.cache_clear()
     long_value = "k" * 5000

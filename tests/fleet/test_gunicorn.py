@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.fleet.harness import GUNICORN_CONF, ROOT, command_created_at, manage
 from tests.fleet.test_fleet_processes import POLL, SLACK, env  # noqa: F401  (module fixture)
+from tests.support.fleet.harness import GUNICORN_CONF, ROOT, command_created_at, manage
 from tests.support.redis_servers import free_port
 
 WORKERS = 2

@@ -12,9 +12,9 @@ from django.test import Client
 from django_ratelimit_guard.ops.metrics import signature_failure_count as failure_count
 from django_ratelimit_guard.signing import nonces
 from django_ratelimit_guard.signing.nonces import MemoryNonceCache, NonceCacheFull
+from tests.security.conftest import send, signed_headers
 from tests.support.builders import redis_cache
 from tests.support.redis_servers import RedisServer
-from tests.security.conftest import send, signed_headers
 
 pytestmark = pytest.mark.chaos
 

@@ -158,3 +158,11 @@ def evalsha_calls(server: RedisServer) -> int:
     """EVALSHA commands ``server`` has run so far (every decision is one)."""
     stats = server.client().info("commandstats")
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def one_policy(settings: Any, **policy: Any) -> None:
+    """The test settings' ``RATELIMIT_GUARD`` with a single policy, ``"p"``: 1/m plus ``policy``."""
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "POLICIES": {"p": {"rate": "1/m", **policy}},
+    }

@@ -1,12 +1,17 @@
+"""Who is the client: the IP behind trusted proxies, hashed key values, and each key form end to
+end through check() on a real redis-server."""
+
 from __future__ import annotations
 
 import ipaddress
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
+from django_ratelimit_guard import check
 from django_ratelimit_guard.core.keys import (
     UNKNOWN_IP,
     ClientIPSettings,
@@ -14,6 +19,7 @@ from django_ratelimit_guard.core.keys import (
     hash_key_value,
     parse_ip,
 )
+from tests.support.builders import FakeUser, one_policy
 
 rf = RequestFactory()
 PROXIES = ClientIPSettings(
@@ -122,3 +128,59 @@ def test_huge_forwarded_headers_are_not_pinned_in_the_address_cache():
     assert keys._bucket.cache_info().currsize == 0
     assert ip_of("10.0.0.1", "203.0.113.7") == "203.0.113.7"
     assert keys._bucket.cache_info().currsize == 1
+
+
+def with_user(request, user):
+    request.user = user
+    return request
+
+
+def test_user_key_counts_per_user_and_skips_anonymous(redis, settings):
+    one_policy(settings, key="user")
+    assert check(with_user(rf.get("/"), FakeUser(1)), "p").allowed
+    assert not check(with_user(rf.get("/"), FakeUser(1)), "p").allowed
+    assert check(with_user(rf.get("/"), FakeUser(2)), "p").allowed
+    anonymous = check(with_user(rf.get("/"), AnonymousUser()), "p")
+    assert anonymous.allowed and anonymous.decisions == ()
+
+
+def test_user_or_ip_separates_a_user_from_their_address(redis, settings):
+    one_policy(settings, key="user_or_ip")
+    assert check(with_user(rf.get("/", REMOTE_ADDR="198.51.100.3"), FakeUser(7)), "p").allowed
+    assert check(with_user(rf.get("/", REMOTE_ADDR="198.51.100.3"), AnonymousUser()), "p").allowed
+    assert not check(with_user(rf.get("/", REMOTE_ADDR="198.51.100.9"), FakeUser(7)), "p").allowed
+
+
+def test_header_key_counts_per_value_and_a_missing_header_is_one_shared_bucket(redis, settings):
+    one_policy(settings, key="header:X-Api-Key")
+    assert check(rf.get("/", HTTP_X_API_KEY="a"), "p").allowed
+    assert not check(rf.get("/", HTTP_X_API_KEY="a"), "p").allowed
+    assert check(rf.get("/", HTTP_X_API_KEY="b"), "p").allowed
+    assert check(rf.get("/"), "p").allowed
+    assert not check(
+        rf.get("/", REMOTE_ADDR="198.51.100.200"), "p"
+    ).allowed  # omitting it is no way out
+
+
+def test_param_key_reads_get_then_post(redis, settings):
+    one_policy(settings, key="param:username")
+    assert check(rf.get("/?username=ann"), "p").allowed
+    assert not check(rf.post("/", {"username": "ann"}), "p").allowed
+    assert check(rf.post("/", {"username": "bob"}), "p").allowed
+
+
+def test_api_key_key_uses_the_verified_key_id(redis, settings):
+    one_policy(settings, key="api_key")
+    request = rf.get("/")
+    assert (
+        check(request, "p").decisions == ()
+    )  # unsigned: skipped (the signing middleware rejects it)
+    request.api_key_id = "partner-1"
+    assert check(request, "p").allowed and not check(request, "p").allowed
+
+
+def test_callable_and_dotted_path_keys(redis, settings):
+    one_policy(settings, key="tests.support.callables.tenant_key")
+    assert check(rf.get("/", HTTP_X_TENANT="acme"), "p").allowed
+    assert not check(rf.get("/", HTTP_X_TENANT="acme"), "p").allowed
+    assert check(rf.get("/"), "p").decisions == ()  # the callable returned None: skipped
