@@ -286,16 +286,3 @@ def test_close_closes_every_threads_connection_and_a_later_call_reconnects(redis
     (verdict,) = store.hit_many([sliding("rlg:{c2}:p:sw")])
     assert verdict.remaining == 98  # a new connection, the same counter
     store.close()
-
-
-def test_a_settings_reload_closes_the_discarded_stores_connections(redis, settings):
-    from django_ratelimit_guard.engine import decide
-
-    store = decide.redis_store()
-    assert isinstance(store, RedisStore)
-    store.hit_many([sliding("rlg:{c3}:p:sw")])
-    conn = store._evalsha.connection()  # type: ignore[union-attr]
-    assert conn._sock is not None
-    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD}  # a reload builds new stores
-    assert conn._sock is None
-    assert decide.redis_store() is not store

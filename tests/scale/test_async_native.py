@@ -5,31 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from django.test import RequestFactory
 
 from django_ratelimit_guard import acheck, check
-from django_ratelimit_guard.engine import decide
 from django_ratelimit_guard.engine.breakers import get_breaker
-from django_ratelimit_guard.stores.aredis import AsyncRedisStore, async_store, mirrorable
+from django_ratelimit_guard.stores.aredis import async_store, mirrorable
+from tests.support.builders import request_from
+from tests.support.guards import ASYNC_CLIENT, NATIVE_ASYNC, native_async
 
-rf = RequestFactory()
-
-
-@pytest.fixture
-def guarded(settings, redis):  # type: ignore[no-untyped-def]
-    settings.RATELIMIT_GUARD = {
-        "CACHE_ALIAS": "ratelimit",
-        "POLICIES": {
-            "api": {"rate": "5/m", "key": "ip"},
-            "tb": {"rate": "9/m", "key": "ip", "algorithm": "token_bucket"},
-        },
-        "BREAKER": {"FAILURE_THRESHOLD": 2, "RESET_TIMEOUT": 30, "JITTER": 0.0},
-    }
-    return redis
-
-
-def request(ip: str = "203.0.113.30"):  # type: ignore[no-untyped-def]
-    return rf.post("/x/", REMOTE_ADDR=ip)
+pytestmark = NATIVE_ASYNC
 
 
 def evalsha_connections(server) -> int:  # type: ignore[no-untyped-def]
@@ -37,54 +20,18 @@ def evalsha_connections(server) -> int:  # type: ignore[no-untyped-def]
     return sum(1 for c in server.client().client_list() if c.get("cmd") == "evalsha")
 
 
-@pytest.fixture
-def no_thread_hop(monkeypatch):  # type: ignore[no-untyped-def]
-    def forbidden(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise AssertionError("the async path hopped to a thread")
-
-    monkeypatch.setattr(decide, "sync_to_async", forbidden)
-
-
-async def test_acheck_decides_on_redis_without_a_thread_hop(guarded, no_thread_hop):
-    result = await acheck(request(), "api", "tb")
-    assert [d.source for d in result.decisions] == ["redis", "redis"]
-    assert [d.remaining for d in result.decisions] == [4, 8]
-    assert isinstance(async_store("ratelimit"), AsyncRedisStore)
-
-
-async def test_sync_and_async_share_counters_and_the_breaker(guarded, no_thread_hop):
-    check(request(), "api")
-    assert (await acheck(request(), "api")).remaining == 3
-    get_breaker("ratelimit").force_open("maintenance")
-    assert (await acheck(request(), "api")).source == "memory"
-    get_breaker("ratelimit").reset()
-    assert (await acheck(request(), "api")).source == "redis"
-
-
 async def test_noscript_reloads_the_script_and_is_not_an_outage(guarded, no_thread_hop):
-    await acheck(request(), "api")
+    await acheck(request_from(ASYNC_CLIENT), "api")
     guarded.client().script_flush()
-    result = await acheck(request(), "api")
+    result = await acheck(request_from(ASYNC_CLIENT), "api")
     assert (result.source, result.remaining) == ("redis", 3)
     assert get_breaker("ratelimit").snapshot().consecutive_failures == 0
 
 
-async def test_a_stopped_server_is_an_outage_the_breaker_counts(guarded, no_thread_hop):
-    await acheck(request(), "api")
-    guarded.stop()
-    try:
-        result = await acheck(request(), "api")
-        assert result.source == "memory"
-        assert get_breaker("ratelimit").snapshot().consecutive_failures == 1
-        assert (await acheck(request(), "api")).source == "memory"
-        assert get_breaker("ratelimit").state.value == "open"
-    finally:
-        guarded.start()
-
-
+@native_async(on="own_redis")  # every connection of that server is this test's
 def test_clients_of_a_short_lived_loop_close_with_it(guarded):
     for _ in range(3):  # as async_to_sync does under WSGI: a new loop per call
-        result = asyncio.run(acheck(request(), "api"))
+        result = asyncio.run(acheck(request_from(ASYNC_CLIENT), "api"))
         assert result.source == "redis"
         assert evalsha_connections(guarded) == 0
 
@@ -129,7 +76,7 @@ async def test_acheck_sends_the_decision_pre_packed_and_decides_like_the_client_
 
     lean.send = spy  # type: ignore[method-assign]
     try:
-        first = await acheck(request("203.0.113.31"), "api", "tb")
+        first = await acheck(request_from("203.0.113.31"), "api", "tb")
     finally:
         del lean.send
     assert len(sent) == 1  # one round trip for both policies
@@ -137,18 +84,18 @@ async def test_acheck_sends_the_decision_pre_packed_and_decides_like_the_client_
     # The same counters through the client's own evalsha: a subclass never takes the lean path.
     subclass = type("Sub", (aredis.Redis,), {})
     assert aredis_store.lean_pool(subclass(connection_pool=client.connection_pool)) is None
-    second = check(request("203.0.113.31"), "api", "tb")
+    second = check(request_from("203.0.113.31"), "api", "tb")
     assert [d.remaining for d in first.decisions] == [4, 8]
     assert [d.remaining for d in second.decisions] == [3, 7]
 
 
 async def test_a_connection_the_server_closed_while_idle_is_replaced_before_use(guarded):
-    await acheck(request("203.0.113.33"), "api")
+    await acheck(request_from("203.0.113.33"), "api")
     for entry in guarded.client().client_list():
         if entry.get("cmd") == "evalsha":
             guarded.client().client_kill_filter(_id=entry["id"])
     await asyncio.sleep(0.05)  # let the loop see the close
-    result = await acheck(request("203.0.113.33"), "api")
+    result = await acheck(request_from("203.0.113.33"), "api")
     assert (result.source, result.remaining) == ("redis", 3)
     assert get_breaker("ratelimit").snapshot().consecutive_failures == 0
 
@@ -156,7 +103,7 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_before_use(
 async def test_a_cancelled_decision_never_leaves_its_reply_for_the_next_one(guarded):
     from django_ratelimit_guard.stores import aredis as aredis_store
 
-    await acheck(request("203.0.113.34"), "api")
+    await acheck(request_from("203.0.113.34"), "api")
     store = async_store("ratelimit")
     assert store is not None and store._lean is not None
     lean = store._lean
@@ -172,7 +119,7 @@ async def test_a_cancelled_decision_never_leaves_its_reply_for_the_next_one(guar
         guarded.thaw()
     assert not conn.is_connected  # disconnected, not returned to the idle list
     assert conn not in lean.idle
-    result = await acheck(request("203.0.113.34"), "api")
+    result = await acheck(request_from("203.0.113.34"), "api")
     assert (result.source, result.remaining) == ("redis", 3)
     assert isinstance(lean, aredis_store.LoopConnections)
 
@@ -191,7 +138,7 @@ async def test_more_concurrent_decisions_than_max_connections_are_a_pool_error_n
         },
     }
     results = await asyncio.gather(
-        *(acheck(request(f"203.0.113.{40 + i}"), "api") for i in range(6))
+        *(acheck(request_from(f"203.0.113.{40 + i}"), "api") for i in range(6))
     )
     sources = [r.source for r in results]
     assert sources.count("redis") >= 2
@@ -234,11 +181,11 @@ async def test_a_frozen_redis_costs_acheck_one_socket_timeout(guarded, settings,
         },
     }
     if connected_first:
-        await acheck(request("203.0.113.32"), "api")
+        await acheck(request_from("203.0.113.32"), "api")
     guarded.freeze()
     try:
         started = time.monotonic()
-        result = await acheck(request("203.0.113.32"), "api")
+        result = await acheck(request_from("203.0.113.32"), "api")
         waited = time.monotonic() - started
     finally:
         guarded.thaw()

@@ -7,75 +7,26 @@ import threading
 import time
 
 import pytest
-from django.test import RequestFactory
-from django_redis import get_redis_connection
 
-from django_ratelimit_guard import acheck, check, get_usage
+from django_ratelimit_guard import check, get_usage
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
 from django_ratelimit_guard.engine.decide import redis_store
 from django_ratelimit_guard.engine.limiter import storage_key
 from django_ratelimit_guard.stores.cluster import ClusterStore
-from tests.support.redis_cluster import ClusterDeployment, wait_for
+from tests.support.builders import breaker_settings, recovering_breaker, request_from
+from tests.support.cluster import ON_CLUSTER, ips_on_distinct_masters, slot_of
+from tests.support.redis_cluster import wait_for
 
-pytestmark = pytest.mark.cluster
-
-rf = RequestFactory()
-
-POLICIES = {
-    "sw": {"rate": "100/m", "key": "ip"},
-    "tb": {"rate": "50/m", "key": "ip", "algorithm": "token_bucket"},
-    "fw": {"rate": "30/m", "key": "ip", "algorithm": "fixed_window", "fail_mode": "memory"},
-    "exact": {"rate": "40/h", "key": "ip"},
-}
-
-
-@pytest.fixture
-def guarded(settings, cluster: ClusterDeployment) -> ClusterDeployment:  # type: ignore[no-untyped-def]
-    settings.RATELIMIT_GUARD = {
-        "CACHE_ALIAS": "ratelimit",
-        "POLICIES": POLICIES,
-        "BREAKER": {
-            "FAILURE_THRESHOLD": 2,
-            "RESET_TIMEOUT": 0.3,
-            "MAX_RESET_TIMEOUT": 0.6,
-            "JITTER": 0.0,
-            "SUCCESS_THRESHOLD": 1,
-            "SLOW_CALL_SECONDS": 2.0,
-        },
-    }
-    return cluster
-
-
-def request(ip: str):  # type: ignore[no-untyped-def]
-    return rf.post("/x/", REMOTE_ADDR=ip)
-
-
-def slot_of(ip: str, policy: str = "sw") -> int:
-    config = guard_settings()
-    key = storage_key(config, config.policies[policy], ip)
-    return int(get_redis_connection("ratelimit").keyslot(key))
-
-
-def ips_on_distinct_masters(cluster: ClusterDeployment) -> dict[int, str]:
-    """master port → one client IP whose keys that master serves."""
-    found: dict[int, str] = {}
-    for i in range(1, 250):
-        ip = f"198.51.100.{i}"
-        found.setdefault(cluster.master_of_slot(slot_of(ip)).port, ip)
-        if len(found) == cluster.masters:
-            return found
-    raise AssertionError("no IP for every master")
-
-
-def test_the_cluster_alias_gets_the_cluster_store(guarded):
-    assert isinstance(redis_store(), ClusterStore)
+pytestmark = [pytest.mark.cluster, ON_CLUSTER]
 
 
 def test_three_policies_on_one_client_are_one_evalsha_on_one_node(guarded):
-    get_usage(request("203.0.113.7"), "sw")  # loads the script (a NOSCRIPT is an EVALSHA call too)
+    get_usage(
+        request_from("203.0.113.7"), "sw"
+    )  # loads the script (a NOSCRIPT is an EVALSHA call too)
     guarded.reset_stats()
-    result = check(request("203.0.113.7"), "sw", "tb", "fw")
+    result = check(request_from("203.0.113.7"), "sw", "tb", "fw")
     assert result.allowed and [d.source for d in result.decisions] == ["redis"] * 3
     calls = guarded.commandstats("evalsha")
     assert sorted(calls.values()) == [0, 0, 1]
@@ -85,10 +36,10 @@ def test_three_policies_on_one_client_are_one_evalsha_on_one_node(guarded):
 def test_clients_on_three_shards_are_decided_on_their_own_shards(guarded):
     ips = ips_on_distinct_masters(guarded)
     for ip in ips.values():
-        get_usage(request(ip), "sw")
+        get_usage(request_from(ip), "sw")
     guarded.reset_stats()
     for ip in ips.values():
-        assert check(request(ip), "sw").source == "redis"
+        assert check(request_from(ip), "sw").source == "redis"
     assert guarded.commandstats("evalsha") == dict.fromkeys(ips, 1)
 
 
@@ -115,7 +66,7 @@ def test_a_dead_master_degrades_only_its_keys_and_its_replica_takes_over(guarded
     victim_port, victim_ip = next(iter(ips.items()))
     others = [ip for port, ip in ips.items() if port != victim_port]
     for _ in range(3):
-        check(request(victim_ip), "exact")
+        check(request_from(victim_ip), "exact")
     # The counts are replicated before the crash (WAIT: one replica acknowledged them).
     guarded.node(victim_port).client().execute_command("WAIT", 1, 2000)
 
@@ -123,9 +74,9 @@ def test_a_dead_master_degrades_only_its_keys_and_its_replica_takes_over(guarded
     killed = guarded.kill_master_of_slot(slot_of(victim_ip, "exact"))
     assert killed.port == victim_port
     # Before the failover (node timeout 1 s): the victim's keys fall back, the others stay on Redis.
-    assert check(request(victim_ip), "exact").source == "memory"
+    assert check(request_from(victim_ip), "exact").source == "memory"
     for ip in others:
-        assert check(request(ip), "exact").source == "redis"
+        assert check(request_from(ip), "exact").source == "redis"
     assert time.monotonic() - killed_at < 1.0, "too slow to observe the outage before the failover"
     assert get_breaker(f"ratelimit/127.0.0.1:{victim_port}").snapshot().consecutive_failures >= 1
 
@@ -135,7 +86,7 @@ def test_a_dead_master_degrades_only_its_keys_and_its_replica_takes_over(guarded
 
     def back_on_redis() -> bool:
         nonlocal recovered
-        recovered = check(request(victim_ip), "exact")
+        recovered = check(request_from(victim_ip), "exact")
         return recovered.source == "redis"
 
     wait_for(back_on_redis, 15, "the victim's keys back on Redis", interval=0.1)
@@ -154,23 +105,18 @@ def test_a_dead_master_degrades_only_its_keys_and_its_replica_takes_over(guarded
 def test_a_dead_shard_while_its_breaker_is_open_keeps_the_others_on_redis(guarded, settings):
     settings.RATELIMIT_GUARD = {
         **settings.RATELIMIT_GUARD,
-        "BREAKER": {
-            "FAILURE_THRESHOLD": 1,
-            "RESET_TIMEOUT": 30,
-            "MAX_RESET_TIMEOUT": 60,
-            "JITTER": 0.0,
-        },
+        "BREAKER": breaker_settings(1, 30, 60),
     }
     ips = ips_on_distinct_masters(guarded)
     victim_port, victim_ip = next(iter(ips.items()))
-    check(request(victim_ip), "fw")  # the slot map is read before the crash
+    check(request_from(victim_ip), "fw")  # the slot map is read before the crash
     guarded.node(victim_port).freeze()  # no answer at all: the client can't learn of a failover
     try:
-        first = check(request(victim_ip), "fw")
+        first = check(request_from(victim_ip), "fw")
         assert first.source == "memory"
         assert get_breaker(f"ratelimit/127.0.0.1:{victim_port}").state.value == "open"
         for port, ip in ips.items():
-            result = check(request(ip), "fw")
+            result = check(request_from(ip), "fw")
             assert result.source == ("memory" if port == victim_port else "redis")
         assert result.limit == 30
     finally:
@@ -180,7 +126,7 @@ def test_a_dead_shard_while_its_breaker_is_open_keeps_the_others_on_redis(guarde
 def test_moved_and_ask_are_followed_without_touching_any_breaker(guarded):
     ip = "203.0.113.99"
     slot = slot_of(ip)
-    check(request(ip), "sw")
+    check(request_from(ip), "sw")
     source = guarded.master_of_slot(slot)
     target = next(m for m in guarded.masters_by_port() if m.port != source.port)
     src, dst = source.client(), target.client()
@@ -190,11 +136,11 @@ def test_moved_and_ask_are_followed_without_touching_any_breaker(guarded):
     key = storage_key(guard_settings(), guard_settings().policies["sw"], ip)
     src.execute_command("MIGRATE", "127.0.0.1", target.port, key, 0, 2000)
     # Mid-migration: the source answers ASK for the moved key.
-    assert check(request(ip), "sw").remaining == 98
+    assert check(request_from(ip), "sw").remaining == 98
     for node in guarded.masters_by_port():
         node.client().execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
     # Done: the old owner answers MOVED; the client follows and updates its map.
-    result = check(request(ip), "sw")
+    result = check(request_from(ip), "sw")
     assert (result.source, result.remaining) == ("redis", 97)
     for breaker in all_breakers().values():
         snapshot = breaker.snapshot()
@@ -204,9 +150,9 @@ def test_moved_and_ask_are_followed_without_touching_any_breaker(guarded):
 
 def test_noscript_on_one_node_reloads_the_script_there(guarded):
     ip = "203.0.113.5"
-    check(request(ip), "sw")
+    check(request_from(ip), "sw")
     guarded.master_of_slot(slot_of(ip)).client().script_flush()
-    result = check(request(ip), "sw", "tb")
+    result = check(request_from(ip), "sw", "tb")
     assert [d.source for d in result.decisions] == ["redis", "redis"]
     assert result.decisions[0].remaining == 98
     assert all(b.snapshot().recent_failures == 0 for b in all_breakers().values())
@@ -218,7 +164,7 @@ def test_exactly_limit_admitted_under_concurrency_on_the_cluster(guarded):
 
     def worker() -> None:
         for _ in range(15):
-            result = check(request("192.0.2.44"), "exact")
+            result = check(request_from("192.0.2.44"), "exact")
             with lock:
                 allowed.append(result.allowed)
 
@@ -231,40 +177,28 @@ def test_exactly_limit_admitted_under_concurrency_on_the_cluster(guarded):
     assert sum(allowed) == 40
 
 
-async def test_acheck_on_the_cluster_decides_on_redis(guarded):
-    result = await acheck(request("203.0.113.8"), "sw", "tb")
-    assert result.allowed and [d.source for d in result.decisions] == ["redis", "redis"]
-
-
 def test_recovery_of_a_shard_merges_its_memory_counts_back(guarded, settings):
     settings.RATELIMIT_GUARD = {
         **settings.RATELIMIT_GUARD,
-        "BREAKER": {
-            "FAILURE_THRESHOLD": 1,
-            "RESET_TIMEOUT": 0.2,
-            "MAX_RESET_TIMEOUT": 0.4,
-            "JITTER": 0.0,
-            "SUCCESS_THRESHOLD": 1,
-            "SLOW_CALL_SECONDS": 2.0,
-        },
+        "BREAKER": recovering_breaker(1, 0.2),
     }
     ip = "203.0.113.77"
-    check(request(ip), "exact")
+    check(request_from(ip), "exact")
     victim = guarded.master_of_slot(slot_of(ip, "exact"))
     victim.freeze()  # briefly: thawed well before the 1 s node timeout would start a failover
     try:
-        sources = [check(request(ip), "exact").source for _ in range(4)]
+        sources = [check(request_from(ip), "exact").source for _ in range(4)]
     finally:
         victim.thaw()
     assert (
         sources[0] == "memory"
     )  # (a frozen node costs one socket timeout, then the breaker is open)
     time.sleep(0.45)  # the open time passes; the next request is the probe that closes it
-    result = check(request(ip), "exact")
+    result = check(request_from(ip), "exact")
     assert result.source == "redis"
     # 1 before + 4 in memory (merged on recovery) + this one.
     # The probe decided before the merge; the next request sees 1 before + 4 in memory + the
     # probe + itself (+ possibly the timed-out call, which the thawed node still ran).
-    after = check(request(ip), "exact")
+    after = check(request_from(ip), "exact")
     assert after.source == "redis"
     assert after.remaining in (40 - 1 - 4 - 1 - 1, 40 - 1 - 4 - 1 - 1 - 1)

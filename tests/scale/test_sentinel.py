@@ -5,52 +5,35 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.test import RequestFactory
 
 from django_ratelimit_guard import acheck, check
 from django_ratelimit_guard.engine.breakers import get_breaker
-from tests.support.redis_cluster import SentinelGroup, wait_for
+from tests.support.builders import recovering_breaker, request_from
+from tests.support.redis_cluster import wait_for
 
-pytestmark = pytest.mark.sentinel
-
-rf = RequestFactory()
-
-
-@pytest.fixture
-def guarded(settings, sentinel: SentinelGroup) -> SentinelGroup:  # type: ignore[no-untyped-def]
-    settings.RATELIMIT_GUARD = {
-        "CACHE_ALIAS": "ratelimit",
-        "POLICIES": {"hourly": {"rate": "40/h", "key": "ip"}},
-        "BREAKER": {
-            "FAILURE_THRESHOLD": 2,
-            "RESET_TIMEOUT": 0.3,
-            "MAX_RESET_TIMEOUT": 0.6,
-            "JITTER": 0.0,
-            "SUCCESS_THRESHOLD": 1,
-            "SLOW_CALL_SECONDS": 2.0,
-        },
-    }
-    return sentinel
-
-
-def request(ip: str = "203.0.113.20"):  # type: ignore[no-untyped-def]
-    return rf.post("/x/", REMOTE_ADDR=ip)
+pytestmark = [
+    pytest.mark.sentinel,
+    pytest.mark.guard(
+        {"hourly": {"rate": "40/h", "key": "ip"}}, breaker=recovering_breaker(2, 0.3), on="sentinel"
+    ),
+]
+SENTINEL_CLIENT = "203.0.113.20"
 
 
 def test_sentinel_configuration_decides_on_the_master(guarded):
-    result = check(request(), "hourly")
+    result = check(request_from(SENTINEL_CLIENT), "hourly")
     assert (result.source, result.remaining) == ("redis", 39)
 
 
 async def test_acheck_through_sentinel_is_native_and_shares_the_counter(guarded):
-    check(request(), "hourly")
-    result = await acheck(request(), "hourly")
+    check(request_from(SENTINEL_CLIENT), "hourly")
+    result = await acheck(request_from(SENTINEL_CLIENT), "hourly")
     assert (result.source, result.remaining) == ("redis", 38)
 
 
 def test_failover_recovers_through_the_breaker_and_replicated_counts_survive(guarded):
     for _ in range(5):
-        check(request(), "hourly")
+        check(request_from(SENTINEL_CLIENT), "hourly")
     master = guarded.server(guarded.current_master_port())
     master.client().execute_command("WAIT", 1, 2000)  # the replica has the 5 counts
 
@@ -59,7 +42,7 @@ def test_failover_recovers_through_the_breaker_and_replicated_counts_survive(gua
     seen = []
 
     def back_on_redis() -> bool:
-        result = check(request(), "hourly")
+        result = check(request_from(SENTINEL_CLIENT), "hourly")
         seen.append(result.source)
         return result.source == "redis"
 
@@ -73,7 +56,7 @@ def test_failover_recovers_through_the_breaker_and_replicated_counts_survive(gua
     # The outage was seen (the breaker opened and kept Redis out) and ended without a restart.
     assert seen.count("memory") >= 2
     assert new.port != old.port
-    final = check(request(), "hourly")
+    final = check(request_from(SENTINEL_CLIENT), "hourly")
     # 5 before the crash + every check since (memory ones merged back on recovery) + this one.
     assert final.source == "redis"
     assert final.remaining <= 40 - 5 - len(seen) - 1 + seen.count("memory")

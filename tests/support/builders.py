@@ -138,7 +138,7 @@ def hit(
 _factory = RequestFactory()
 
 
-def request_from(ip: str, method: str = "POST", path: str = "/x/") -> HttpRequest:
+def request_from(ip: str = "203.0.113.1", method: str = "POST", path: str = "/x/") -> HttpRequest:
     """A request from client address ``ip``, as ``check()`` sees it."""
     return _factory.generic(method, path, REMOTE_ADDR=ip)
 
@@ -166,3 +166,15 @@ def one_policy(settings: Any, **policy: Any) -> None:
         **settings.RATELIMIT_GUARD,
         "POLICIES": {"p": {"rate": "1/m", **policy}},
     }
+
+
+#: The smallest valid RATELIMIT_GUARD: the cache alias, nothing else.
+ALIAS_ONLY = {"CACHE_ALIAS": "ratelimit"}
+
+
+def setting_check_ids(value: Any, settings: Any) -> list[str]:
+    """The sorted ids of what the settings check reports with ``RATELIMIT_GUARD = value``."""
+    from django_ratelimit_guard.edge.checks import check_settings
+
+    settings.RATELIMIT_GUARD = value
+    return sorted(m.id for m in check_settings())

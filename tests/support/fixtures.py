@@ -15,6 +15,7 @@ import pytest
 
 from django_ratelimit_guard.conf.settings import reset_all
 from django_ratelimit_guard.core.bus import Topic
+from django_ratelimit_guard.engine import decide
 from django_ratelimit_guard.stores.redis import RedisStore
 from tests.support.builders import cluster_cache, guard_config, redis_cache, sentinel_cache
 from tests.support.redis_cluster import ClusterDeployment, SentinelGroup
@@ -171,3 +172,16 @@ def subscribe() -> Iterator[Callable[[Topic[Any], Callable[..., Any]], None]]:
     yield add
     for topic, fn in added:
         topic.unsubscribe(fn)
+
+
+# -- the async path ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_thread_hop(monkeypatch):  # type: ignore[no-untyped-def]
+    """Fail the test if an async decision hops to a worker thread (``sync_to_async``)."""
+
+    def forbidden(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the async path hopped to a thread")
+
+    monkeypatch.setattr(decide, "sync_to_async", forbidden)

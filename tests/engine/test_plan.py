@@ -1,31 +1,15 @@
-"""Each key form, end to end through check() on a real redis-server."""
+"""From a request and its policies to storage hits: which policies apply, at which rate and cost,
+to which hashed and hash-tagged key, resolved once — end to end through check() on a real
+redis-server."""
 
 from __future__ import annotations
 
-import pytest
-from django.test import AsyncClient, RequestFactory
+from django.test import RequestFactory
 
 from django_ratelimit_guard import check
-from tests.support.builders import one_policy
+from tests.support.builders import one_policy, request_from
 
 rf = RequestFactory()
-
-
-@pytest.mark.django_db
-async def test_sync_callable_key_works_on_an_async_view(redis):
-    client = AsyncClient()
-    codes = [
-        (await client.get("/async-tenant/", headers={"X-Tenant": "acme"})).status_code
-        for _ in range(3)
-    ]
-    assert codes == [200, 200, 429]
-
-
-@pytest.mark.django_db
-async def test_async_middleware_applies_path_policies(redis):
-    client = AsyncClient()
-    codes = [(await client.get("/api/items/")).status_code for _ in range(6)]
-    assert codes == [200] * 5 + [429]
 
 
 def test_long_key_values_are_counted_but_not_pinned_in_the_key_cache(redis, settings):
@@ -44,12 +28,12 @@ def test_long_key_values_are_counted_but_not_pinned_in_the_key_cache(redis, sett
 def test_a_key_that_several_policies_share_is_resolved_once_per_request(
     redis, settings, monkeypatch
 ):
-    from tests.support import callables as helpers
+    from tests.support import callables
 
     calls: list[object] = []
-    real = helpers.tenant_key
+    real = callables.tenant_key
     monkeypatch.setattr(
-        helpers, "tenant_key", lambda request: calls.append(request) or real(request)
+        callables, "tenant_key", lambda request: calls.append(request) or real(request)
     )
     settings.RATELIMIT_GUARD = {
         **settings.RATELIMIT_GUARD,
@@ -82,3 +66,38 @@ def test_callables_given_as_such_are_each_called_even_with_the_same_name(redis, 
     }
     result = check(rf.get("/"), "x", "y")
     assert [d.policy for d in result.decisions] == ["x"]  # y's key returned None: skipped
+
+
+def test_keys_in_redis_are_hashed_and_hash_tagged(redis):
+    check(request_from("203.0.113.77"), "login")
+    (key,) = redis.client().keys("*")
+    assert b"203.0.113.77" not in key
+    prefix, rest = key.decode().split(":", 1)
+    assert prefix == "rlg"
+    assert rest.startswith("{")
+    assert rest.endswith("}:login:sw")
+
+
+def test_callable_rate_returning_none_exempts(redis, settings):
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "POLICIES": {
+            "vip": {"rate": lambda r: None if r.META["REMOTE_ADDR"] == "198.51.100.7" else "1/m"}
+        },
+    }
+    assert all(check(request_from("198.51.100.7"), "vip").allowed for _ in range(3))
+    assert check(request_from(), "vip").allowed
+    assert not check(request_from(), "vip").allowed
+
+
+def test_cost_consumes_several_units(redis, settings):
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "POLICIES": {"bulk": {"rate": "10/m", "cost": 4}},
+    }
+    assert [check(request_from(), "bulk").remaining for _ in range(2)] == [6, 2]
+    assert not check(request_from(), "bulk").allowed
+
+
+def test_methods_outside_the_policy_are_not_decided(redis):
+    assert check(request_from(method="GET"), "login").decisions == ()
