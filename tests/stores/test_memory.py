@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.core.algorithms import Algorithm, Hit
+from django_ratelimit_guard.core.algorithms import Algorithm
 from django_ratelimit_guard.core.exceptions import StoreClosedError
 from django_ratelimit_guard.stores.memory import (
     FIRST_SLOT,
@@ -20,17 +20,9 @@ from django_ratelimit_guard.stores.memory import (
     MemoryStore,
     fallback_store,
 )
+from tests.support.builders import hit
 
 NOW = 1_700_000_000_000
-
-
-def hit(
-    name: str,
-    limit: int = 3,
-    window_ms: int = 60_000,
-    algorithm: Algorithm = Algorithm.FIXED_WINDOW,
-) -> Hit:
-    return Hit(f"rlg:{{{name}}}:p:{algorithm.code}", algorithm, limit, window_ms, 1, True)
 
 
 def use(store: MemoryStore, name: str, times: int = 1, now: int = NOW, **kwargs: Any) -> bool:
