@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.support.builders import ALIAS_ONLY, setting_check_ids
+from typing import Any
+
+from django.core import checks
+
+from tests.support.builders import ALIAS_ONLY, METRICS_TOKEN, metrics_settings, setting_check_ids
 
 
 def test_valid_settings_have_no_errors(settings):
@@ -42,3 +46,32 @@ def test_decorator_naming_an_unknown_policy_is_a_check_error(settings):
         assert "ratelimit_guard.E019" in setting_check_ids(settings.RATELIMIT_GUARD, settings)
     finally:
         registry.referenced_names.discard("ghost")
+
+
+def _warning_ids() -> list[str]:
+    return [
+        m.id
+        for m in checks.run_checks(tags=["ratelimit_guard"], include_deployment_checks=True)
+        if m.id
+    ]
+
+
+def test_deploy_check_warns_when_django_prometheus_export_is_routed(settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.support.prometheus_urls"
+    assert "ratelimit_guard.W020" in _warning_ids()
+    settings.ROOT_URLCONF = "tests.support.api_urls"
+    assert "ratelimit_guard.W020" not in _warning_ids()
+
+
+def test_deploy_check_is_not_run_without_deploy(settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.support.prometheus_urls"
+    assert "ratelimit_guard.W020" not in [m.id for m in checks.run_checks(tags=["ratelimit_guard"])]
+
+
+def test_deploy_check_warns_when_our_view_is_routed_wide_open(
+    metrics_view: Any, settings: Any
+) -> None:
+    metrics_settings(settings, ALLOWED_CIDRS=[])
+    assert "ratelimit_guard.W021" in _warning_ids()
+    metrics_settings(settings, ALLOWED_CIDRS=[], BEARER_TOKEN=METRICS_TOKEN)
+    assert "ratelimit_guard.W021" not in _warning_ids()

@@ -178,3 +178,12 @@ def setting_check_ids(value: Any, settings: Any) -> list[str]:
 
     settings.RATELIMIT_GUARD = value
     return sorted(m.id for m in check_settings())
+
+
+#: The bearer token the metrics view tests configure.
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
+
+
+def metrics_settings(settings: Any, **section: Any) -> None:
+    """``RATELIMIT_GUARD`` with only its cache alias and this ``METRICS`` section."""
+    settings.RATELIMIT_GUARD = {"CACHE_ALIAS": "ratelimit", "METRICS": section}

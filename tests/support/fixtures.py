@@ -185,3 +185,14 @@ def no_thread_hop(monkeypatch):  # type: ignore[no-untyped-def]
         raise AssertionError("the async path hopped to a thread")
 
     monkeypatch.setattr(decide, "sync_to_async", forbidden)
+
+
+# -- the /metrics view -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def metrics_view(settings: Any) -> Any:
+    """The test project with ``/metrics`` routed (tests/support/api_urls.py) and no middleware."""
+    settings.ROOT_URLCONF = "tests.support.api_urls"
+    settings.MIDDLEWARE = []
+    return settings

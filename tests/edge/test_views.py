@@ -6,33 +6,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core import checks
 from django.test import Client
 from django.urls import reverse
 
-TOKEN = "metrics-token-0123456789abcdef"
-
-
-@pytest.fixture
-def metrics(settings: Any) -> Any:
-    settings.ROOT_URLCONF = "tests.support.api_urls"
-    settings.MIDDLEWARE = []
-    return settings
-
-
-def _metrics_config(settings: Any, **section: Any) -> None:
-    settings.RATELIMIT_GUARD = {"CACHE_ALIAS": "ratelimit", "METRICS": section}
+from tests.support.builders import METRICS_TOKEN, metrics_settings
 
 
 def get(remote_addr: str = "127.0.0.1", **extra: Any) -> Any:
     return Client().get(reverse("ratelimit_guard:metrics"), REMOTE_ADDR=remote_addr, **extra)
 
 
-def test_the_view_is_named_and_routed(metrics: Any) -> None:
+def test_the_view_is_named_and_routed(metrics_view: Any) -> None:
     assert reverse("ratelimit_guard:metrics") == "/metrics"
 
 
-def test_localhost_may_scrape_by_default(metrics: Any) -> None:
+def test_localhost_may_scrape_by_default(metrics_view: Any) -> None:
     import django_ratelimit_guard.ops.metrics  # noqa: F401  (registers a metric to look for)
 
     response = get()
@@ -45,12 +33,14 @@ def test_localhost_may_scrape_by_default(metrics: Any) -> None:
 @pytest.mark.parametrize(
     "remote_addr", ["10.0.0.1", "", "not-an-ip", "2001:db8::1", "127.0.0.1.evil"]
 )
-def test_other_addresses_are_forbidden(metrics: Any, remote_addr: str) -> None:
+def test_other_addresses_are_forbidden(metrics_view: Any, remote_addr: str) -> None:
     assert get(remote_addr).status_code == 403
 
 
-def test_a_forwarded_header_cannot_claim_an_allowed_address(metrics: Any, settings: Any) -> None:
-    _metrics_config(settings, ALLOWED_CIDRS=["127.0.0.1/32"])
+def test_a_forwarded_header_cannot_claim_an_allowed_address(
+    metrics_view: Any, settings: Any
+) -> None:
+    metrics_settings(settings, ALLOWED_CIDRS=["127.0.0.1/32"])
     response = get("203.0.113.9", HTTP_X_FORWARDED_FOR="127.0.0.1", HTTP_X_REAL_IP="127.0.0.1")
     assert response.status_code == 403
 
@@ -62,20 +52,20 @@ def test_a_forwarded_header_cannot_claim_an_allowed_address(metrics: Any, settin
         ("", 401),
         ("Bearer", 401),
         ("Bearer ", 401),
-        (f"Basic {TOKEN}", 401),
-        (f"Bearer {TOKEN}x", 401),
-        (f"Bearer {TOKEN[:-1]}", 401),
-        (f"Bearer {TOKEN[:-1]}\u00e9", 401),
-        (f"Bearer {TOKEN[:-1]}\xff", 401),
-        (f"Bearer {TOKEN[:-1]}\udcff", 401),
-        (f"Bearer  {TOKEN}", 401),
-        (f"Bearer {TOKEN}", 200),
+        (f"Basic {METRICS_TOKEN}", 401),
+        (f"Bearer {METRICS_TOKEN}x", 401),
+        (f"Bearer {METRICS_TOKEN[:-1]}", 401),
+        (f"Bearer {METRICS_TOKEN[:-1]}\u00e9", 401),
+        (f"Bearer {METRICS_TOKEN[:-1]}\xff", 401),
+        (f"Bearer {METRICS_TOKEN[:-1]}\udcff", 401),
+        (f"Bearer  {METRICS_TOKEN}", 401),
+        (f"Bearer {METRICS_TOKEN}", 200),
     ],
 )
 def test_bearer_token_only(
-    metrics: Any, settings: Any, authorization: str | None, status: int
+    metrics_view: Any, settings: Any, authorization: str | None, status: int
 ) -> None:
-    _metrics_config(settings, ALLOWED_CIDRS=[], BEARER_TOKEN=TOKEN)
+    metrics_settings(settings, ALLOWED_CIDRS=[], BEARER_TOKEN=METRICS_TOKEN)
     extra = {} if authorization is None else {"HTTP_AUTHORIZATION": authorization}
     response = get("198.51.100.7", **extra)
     assert response.status_code == status
@@ -83,26 +73,26 @@ def test_bearer_token_only(
         assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_with_both_set_both_are_required(metrics: Any, settings: Any) -> None:
-    _metrics_config(settings, ALLOWED_CIDRS=["10.1.0.0/16"], BEARER_TOKEN=TOKEN)
-    good = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+def test_with_both_set_both_are_required(metrics_view: Any, settings: Any) -> None:
+    metrics_settings(settings, ALLOWED_CIDRS=["10.1.0.0/16"], BEARER_TOKEN=METRICS_TOKEN)
+    good = {"HTTP_AUTHORIZATION": f"Bearer {METRICS_TOKEN}"}
     assert get("10.1.2.3", **good).status_code == 200
     assert get("10.1.2.3").status_code == 401
     assert get("10.2.0.1", **good).status_code == 403
 
 
-def test_metrics_are_never_cached(metrics: Any) -> None:
+def test_metrics_are_never_cached(metrics_view: Any) -> None:
     cache_control = get()["Cache-Control"]
     for directive in ("no-store", "no-cache", "private", "max-age=0"):
         assert directive in cache_control
 
 
-def test_only_get_and_head(metrics: Any) -> None:
+def test_only_get_and_head(metrics_view: Any) -> None:
     assert Client().post("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 405
     assert Client().head("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
 
 
-def test_scraping_makes_no_redis_call(metrics: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scraping_makes_no_redis_call(metrics_view: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import redis
 
     def no_redis(*args: Any, **kwargs: Any) -> Any:
@@ -113,7 +103,7 @@ def test_scraping_makes_no_redis_call(metrics: Any, monkeypatch: pytest.MonkeyPa
 
 
 def test_multiprocess_mode_serves_every_process_files(
-    metrics: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    metrics_view: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from prometheus_client import Counter, values
 
@@ -125,30 +115,3 @@ def test_multiprocess_mode_serves_every_process_files(
     body = get().content.decode()
     assert "rlg_multiprocess_probe_total 3.0" in body
     assert "python_info" not in body  # the per-process registry was not the one served
-
-
-def _warning_ids() -> list[str]:
-    return [
-        m.id
-        for m in checks.run_checks(tags=["ratelimit_guard"], include_deployment_checks=True)
-        if m.id
-    ]
-
-
-def test_deploy_check_warns_when_django_prometheus_export_is_routed(settings: Any) -> None:
-    settings.ROOT_URLCONF = "tests.support.prometheus_urls"
-    assert "ratelimit_guard.W020" in _warning_ids()
-    settings.ROOT_URLCONF = "tests.support.api_urls"
-    assert "ratelimit_guard.W020" not in _warning_ids()
-
-
-def test_deploy_check_is_not_run_without_deploy(settings: Any) -> None:
-    settings.ROOT_URLCONF = "tests.support.prometheus_urls"
-    assert "ratelimit_guard.W020" not in [m.id for m in checks.run_checks(tags=["ratelimit_guard"])]
-
-
-def test_deploy_check_warns_when_our_view_is_routed_wide_open(metrics: Any, settings: Any) -> None:
-    _metrics_config(settings, ALLOWED_CIDRS=[])
-    assert "ratelimit_guard.W021" in _warning_ids()
-    _metrics_config(settings, ALLOWED_CIDRS=[], BEARER_TOKEN=TOKEN)
-    assert "ratelimit_guard.W021" not in _warning_ids()

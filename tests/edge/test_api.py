@@ -1,4 +1,4 @@
-"""check / acheck / get_usage / reset and the Redis store's behaviour on a real redis-server."""
+"""check / acheck / get_usage / reset on a real redis-server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
 from django_ratelimit_guard import acheck, check, get_usage, reset
-from django_ratelimit_guard.signals import request_limited
 from tests.support.builders import evalsha_calls, request_from
 
 
@@ -71,23 +70,6 @@ def test_unknown_policy_name_is_a_clear_error(redis):
 def test_check_without_policies_is_a_type_error(redis):
     with pytest.raises(TypeError):
         check(request_from())
-
-
-def test_request_limited_signal_carries_the_decision(redis):
-    seen = []
-
-    def receiver(sender, request, decision, **kwargs):
-        seen.append(decision)
-
-    request_limited.connect(receiver)
-    try:
-        for _ in range(4):
-            check(request_from(), "login")
-    finally:
-        request_limited.disconnect(receiver)
-    assert len(seen) == 1
-    assert seen[0].policy == "login"
-    assert not seen[0].allowed
 
 
 async def test_acheck_decides_like_check(redis):
