@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.conf.settings import build_settings, guard_settings
 from tests.support.builders import ALIAS_ONLY, setting_check_ids
 
 
@@ -39,3 +39,9 @@ def test_key_prefix_without_braces_or_whitespace(settings, prefix):
     assert "ratelimit_guard.E015" in setting_check_ids(
         {**ALIAS_ONLY, "KEY_PREFIX": prefix}, settings
     )
+
+
+def test_a_poll_interval_from_the_environment_wins_over_the_dict(settings, monkeypatch):
+    monkeypatch.setenv("RATELIMIT_GUARD_CONTROL_POLL_SECONDS", "0.25")
+    built, _ = build_settings({**settings.RATELIMIT_GUARD, "CONTROL": {"POLL_SECONDS": 5}})
+    assert built is not None and built.control.poll_seconds == 0.25

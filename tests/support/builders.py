@@ -187,3 +187,10 @@ METRICS_TOKEN = "metrics-token-0123456789abcdef"
 def metrics_settings(settings: Any, **section: Any) -> None:
     """``RATELIMIT_GUARD`` with only its cache alias and this ``METRICS`` section."""
     settings.RATELIMIT_GUARD = {"CACHE_ALIAS": "ratelimit", "METRICS": section}
+
+
+def breaker_state(scope: str = "ratelimit") -> str:
+    """The state of this process's breaker of ``scope``: closed, open or half_open."""
+    from django_ratelimit_guard.engine.breakers import get_breaker
+
+    return get_breaker(scope).state.value

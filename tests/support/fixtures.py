@@ -16,7 +16,9 @@ import pytest
 from django_ratelimit_guard.conf.settings import reset_all
 from django_ratelimit_guard.core.bus import Topic
 from django_ratelimit_guard.engine import decide
+from django_ratelimit_guard.ops import top_clients
 from django_ratelimit_guard.stores.redis import RedisStore
+from tests.support.admin import staff
 from tests.support.builders import cluster_cache, guard_config, redis_cache, sentinel_cache
 from tests.support.redis_cluster import ClusterDeployment, SentinelGroup
 from tests.support.redis_servers import RedisServer
@@ -196,3 +198,27 @@ def metrics_view(settings: Any) -> Any:
     settings.ROOT_URLCONF = "tests.support.api_urls"
     settings.MIDDLEWARE = []
     return settings
+
+
+# -- the admin status page ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def viewer(client):  # type: ignore[no-untyped-def]
+    """The test client, logged in as staff who may view the status page."""
+    client.force_login(staff("viewer", "view_status"))
+    return client
+
+
+@pytest.fixture
+def operator(client):  # type: ignore[no-untyped-def]
+    """The test client, logged in as staff who may view the status page and act on it."""
+    client.force_login(staff("operator", "view_status", "manage_guard"))
+    return client
+
+
+@pytest.fixture
+def fresh_tracker() -> None:
+    """The most-limited clients tracker with nothing pending and due to flush at once."""
+    top_clients.tracker.pending.clear()
+    top_clients.tracker.last_flush = float("-inf")

@@ -11,3 +11,10 @@ SPEC_METRICS = {
     "ratelimit_guard_fallback_evictions_total": {"reason"},
     "ratelimit_guard_signature_failures_total": {"reason"},
 }
+
+
+def metric_value(name: str, **labels: str) -> float:
+    """One sample of this process's default Prometheus registry (0 when it is absent)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0

@@ -1,15 +1,20 @@
-"""``manage.py ratelimit_guard`` against a real redis-server: output and exit codes."""
+"""``manage.py ratelimit_guard`` against a real redis-server: output and exit codes, and its fleet
+commands (force-open, reset-breaker, clear-fallback)."""
 
 from __future__ import annotations
 
 import json
+import os
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.support.builders import redis_cache
-from tests.support.redis_servers import free_port
+from django_ratelimit_guard.engine.breakers import get_breaker
+from django_ratelimit_guard.models import BreakerCommand
+from django_ratelimit_guard.ops import fleet
+from django_ratelimit_guard.stores.memory import fallback_store
+from tests.support.builders import breaker_state, hit, unreachable_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +32,7 @@ def run(*args: str) -> tuple[int, str]:
 def redis_down(settings):
     settings.CACHES = {
         **settings.CACHES,
-        "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0"),
+        "ratelimit": unreachable_cache(),
     }
 
 
@@ -97,7 +102,6 @@ def test_missing_subcommand_is_a_usage_error():
 
 
 def test_reset_breaker_closes_a_forced_open_breaker(redis):
-    from django_ratelimit_guard.engine.breakers import get_breaker
 
     get_breaker("ratelimit").force_open("test")
     code, out = run("reset-breaker", "ratelimit")
@@ -109,3 +113,56 @@ def test_reset_breaker_with_unknown_scope_exits_2(redis):
     code, out = run("reset-breaker", "nope")
     assert code == 2
     assert "Known scopes: ratelimit" in out
+
+
+@pytest.mark.django_db
+def test_command_force_open_and_reset_breaker_are_fleet_wide(redis, capsys):
+    call_command(
+        "ratelimit_guard", "force-open", "ratelimit", "--reason", "failover", "--by", "ops"
+    )
+    assert "fleet command #" in capsys.readouterr().out
+    assert breaker_state() == "open"
+    assert BreakerCommand.objects.get().created_by == "ops"
+    call_command("ratelimit_guard", "reset-breaker", "ratelimit")
+    assert breaker_state() == "closed"
+    assert BreakerCommand.objects.count() == 2
+    assert "manage.py" in BreakerCommand.objects.first().created_by
+
+
+@pytest.mark.django_db
+def test_this_process_option_keeps_the_old_behaviour(redis, capsys):
+    call_command("ratelimit_guard", "force-open", "ratelimit", "--this-process")
+    assert breaker_state() == "open"
+    call_command("ratelimit_guard", "reset-breaker", "ratelimit", "--this-process")
+    assert breaker_state() == "closed"
+    assert "this process only" in capsys.readouterr().out
+    assert not BreakerCommand.objects.exists()
+
+
+@pytest.mark.django_db
+def test_command_clear_fallback_empties_the_store(redis):
+    fallback_store().hit_many([hit("k", limit=5)])
+    call_command("ratelimit_guard", "clear-fallback")
+    assert fallback_store().entries == 0
+    assert BreakerCommand.objects.get().action == "clear_fallback"
+
+
+@pytest.mark.django_db
+def test_command_with_an_unknown_scope_exits_2_and_records_nothing(redis):
+    with pytest.raises(CommandError) as info:
+        call_command("ratelimit_guard", "force-open", "nope")
+    assert info.value.returncode == 2
+    assert not BreakerCommand.objects.exists()
+
+
+@pytest.mark.django_db
+def test_status_json_lists_standing_commands(redis, capsys):
+    fleet.issue("force_open", "ratelimit", "upgrade", "alice")
+    with pytest.raises(CommandError):
+        call_command("ratelimit_guard", "status", "--json")  # exit 1: the breaker is open
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    assert data["fleet"]["standing"][0]["description"].endswith("by alice: upgrade")
+    assert data["breakers"][0]["fleet"].startswith("forced open since")
+    assert data["pid"] == os.getpid()

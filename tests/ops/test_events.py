@@ -1,15 +1,19 @@
-"""Persisted breaker events: written at safe points, pruned, and never breaking a request."""
+"""Breaker transitions: logged as one structured line, persisted at safe points, pruned, and never
+breaking a request."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
 
+from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.models import BreakerEvent
 from django_ratelimit_guard.ops import events
+from tests.support.spec import metric_value
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +97,18 @@ def test_database_failure_after_a_request_does_not_break_it(client, redis, monke
     events.on_transition("ev", "closed", "open", "x")
     assert client.get("/plain/").status_code == 200
     assert events.pending_count() == 0
+
+
+def test_a_transition_logs_one_structured_line(caplog):
+    breaker = get_breaker("log-scope")
+    with caplog.at_level(logging.DEBUG, logger="django_ratelimit_guard"):
+        breaker.force_open("maintenance")
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert (record.scope, record.new_state, record.reason) == (
+        "log-scope",
+        "open",
+        "forced open: maintenance",
+    )  # type: ignore[attr-defined]
+    assert metric_value("ratelimit_guard_breaker_state", scope="log-scope") == 2
+    events._pending.clear()

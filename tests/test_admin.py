@@ -1,51 +1,24 @@
-"""The admin status page and its actions, against a real redis-server."""
+"""The admin status page and its actions (fleet commands among them), against a real
+redis-server."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from django_ratelimit_guard.core.keys import hash_key_value
-from django_ratelimit_guard.ops import top_clients
+from django_ratelimit_guard.engine.breakers import get_breaker
+from django_ratelimit_guard.models import BreakerCommand
+from django_ratelimit_guard.ops import fleet
+from django_ratelimit_guard.stores.memory import fallback_store
+from tests.support.admin import STATUS, action_url, staff
+from tests.support.builders import breaker_state, hit, unreachable_cache
 
-pytestmark = pytest.mark.django_db
-
-STATUS = "admin:django_ratelimit_guard_status"
-
-
-def action_url(action: str) -> str:
-    return reverse("admin:django_ratelimit_guard_status_action", args=[action])
-
-
-def staff(username: str, *perms: str) -> User:
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    for codename in perms:
-        user.user_permissions.add(
-            Permission.objects.get(
-                codename=codename, content_type__app_label="django_ratelimit_guard"
-            )
-        )
-    return user
-
-
-@pytest.fixture
-def viewer(client):
-    client.force_login(staff("viewer", "view_status"))
-    return client
-
-
-@pytest.fixture
-def operator(client):
-    client.force_login(staff("operator", "view_status", "manage_guard"))
-    return client
-
-
-@pytest.fixture(autouse=True)
-def _fresh_tracker():
-    top_clients.tracker.pending.clear()
-    top_clients.tracker.last_flush = float("-inf")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_tracker")]
 
 
 def test_status_url_name_resolves_under_the_admin():
@@ -93,42 +66,15 @@ def test_viewer_sees_no_action_buttons(viewer, redis):
     assert b"Reset client" not in viewer.get(reverse(STATUS)).content
 
 
-def test_page_load_costs_four_redis_commands_in_two_round_trips(viewer, redis):
-    monitor = redis.client()
-    before = {k: v["calls"] for k, v in monitor.info("commandstats").items()}
-    assert viewer.get(reverse(STATUS)).status_code == 200
-    after = {k: v["calls"] for k, v in monitor.info("commandstats").items()}
-    # The INFO we just sent to read the stats is counted once in "after".
-    spent = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
-    spent["cmdstat_info"] -= 1
-    spent = {k: v for k, v in spent.items() if v}
-    assert spent == {"cmdstat_ping": 1, "cmdstat_info": 1, "cmdstat_zrevrange": 2}
-
-
 def test_page_says_redis_is_unreachable_when_it_is_down(viewer, settings, redis):
-    from tests.support.builders import redis_cache
-    from tests.support.redis_servers import free_port
-
     settings.CACHES = {
         **settings.CACHES,
-        "ratelimit": redis_cache(f"redis://127.0.0.1:{free_port()}/0"),
+        "ratelimit": unreachable_cache(),
     }
     response = viewer.get(reverse(STATUS))
     assert response.status_code == 200
     assert b"unreachable</span>" in response.content
     assert b"Unknown while Redis is unreachable" in response.content
-
-
-def test_limited_client_is_listed_by_hash_and_safe_label(viewer, client, redis):
-    for _ in range(4):
-        client.post("/login/", REMOTE_ADDR="203.0.113.9")
-    html = viewer.get(reverse(STATUS)).content.decode()
-    from django_ratelimit_guard.conf.settings import guard_settings
-
-    digest = hash_key_value("203.0.113.9", guard_settings().key_secret)
-    assert f"<code>{digest}</code>" in html
-    assert "203.0.113.0/24" in html
-    assert "203.0.113.9" not in html
 
 
 def test_action_without_manage_guard_is_403_and_changes_nothing(viewer, client, redis):
@@ -221,7 +167,6 @@ def test_actions_are_csrf_protected(redis):
 
 
 def test_force_open_then_reset_breaker_from_the_page(operator, redis):
-    from django_ratelimit_guard.engine.breakers import get_breaker
 
     response = operator.post(
         action_url("force-open"), {"scope": "ratelimit", "reason": "upgrade", "confirm": "yes"}
@@ -245,10 +190,8 @@ def test_unknown_breaker_scope_is_reported(operator, redis):
 
 
 def test_clear_fallback_store_empties_it(operator, redis):
-    from django_ratelimit_guard.core.algorithms import Algorithm, Hit
-    from django_ratelimit_guard.stores.memory import fallback_store
 
-    fallback_store().hit_many([Hit("k1", Algorithm.FIXED_WINDOW, 5, 60_000, 1, True)])
+    fallback_store().hit_many([hit("k1", limit=5)])
     assert fallback_store().entries == 1
     html = operator.get(reverse(STATUS)).content.decode()
     assert "1 / 50000 entries" in html
@@ -257,7 +200,6 @@ def test_clear_fallback_store_empties_it(operator, redis):
 
 
 def test_page_is_served_without_redis_while_the_breaker_is_open(viewer, client, settings, redis):
-    from django_ratelimit_guard.engine.breakers import get_breaker
 
     redis.stop()
     try:
@@ -269,3 +211,50 @@ def test_page_is_served_without_redis_while_the_breaker_is_open(viewer, client, 
         assert "unreachable</span>" in html
     finally:
         redis.start()
+
+
+@pytest.mark.django_db
+def test_force_open_from_the_page_is_a_fleet_command_shown_as_standing(client, redis):
+    client.force_login(staff("alice", "view_status", "manage_guard"))
+    confirm = client.post(action_url("force-open"), {"scope": "ratelimit", "reason": "upgrade"})
+    assert "every worker process on every host" in confirm.content.decode()
+    assert not BreakerCommand.objects.exists()  # not before confirmation
+    client.post(
+        action_url("force-open"), {"scope": "ratelimit", "reason": "upgrade", "confirm": "yes"}
+    )
+    command = BreakerCommand.objects.get()
+    assert (command.action, command.scope, command.reason, command.created_by) == (
+        "force_open",
+        "ratelimit",
+        "upgrade",
+        "alice",
+    )
+    html = client.get(reverse(STATUS)).content.decode()
+    assert "forced open since" in html and "by alice: upgrade" in html
+    assert f"process <strong>{os.getpid()}</strong>" in html
+    client.post(action_url("reset-breaker"), {"scope": "*", "confirm": "yes"})
+    assert breaker_state() == "closed"
+    assert "No standing force-open" in client.get(reverse(STATUS)).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["force-open", "reset-breaker", "clear-fallback"])
+def test_fleet_actions_keep_their_permissions(client, redis, action):
+    fields = {"scope": "ratelimit", "reason": "x", "confirm": "yes"}
+    anonymous = client.post(action_url(action), fields)
+    assert anonymous.status_code == 302 and reverse("admin:login") in anonymous["Location"]
+    client.force_login(staff("viewer", "view_status"))
+    assert client.post(action_url(action), fields).status_code == 403
+    client.force_login(staff("operator", "view_status", "manage_guard"))
+    assert client.get(action_url(action), fields).status_code == 405
+    assert not BreakerCommand.objects.exists()
+    assert breaker_state() == "closed"
+
+
+@pytest.mark.django_db
+def test_commands_are_listed_read_only_in_the_admin(client, redis):
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    fleet.issue("force_open", "ratelimit", "upgrade", "alice")
+    listing = client.get(reverse("admin:django_ratelimit_guard_breakercommand_changelist"))
+    assert "upgrade" in listing.content.decode()
+    assert client.get(reverse("admin:django_ratelimit_guard_breakercommand_add")).status_code == 403
