@@ -1,31 +1,32 @@
-"""The nonce store's outages, against real redis-server processes this module starts and stops."""
+"""Replay protection: each nonce claimed once, for twice the allowed skew, per key id; and the nonce
+store's outages (``chaos``), against real redis-server processes these tests start and stop."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import AsyncClient, Client
 
 from django_ratelimit_guard.ops.metrics import signature_failure_count as failure_count
 from django_ratelimit_guard.signing import nonces
 from django_ratelimit_guard.signing.nonces import MemoryNonceCache, NonceCacheFull
-from tests.security.conftest import send, signed_headers
-from tests.support.builders import redis_cache
 from tests.support.redis_servers import RedisServer
+from tests.support.signing import (
+    KEY_ID,
+    OTHER_KEY_ID,
+    OTHER_SECRET,
+    REFUSAL,
+    SKEW,
+    Clock,
+    asgi_headers,
+    send,
+    signed_headers,
+)
 
-pytestmark = pytest.mark.chaos
-
-
-@pytest.fixture
-def own_redis(signed: Any) -> Iterator[RedisServer]:
-    """A redis-server of this test alone, which it may stop or freeze."""
-    server = RedisServer().start()
-    signed.CACHES = {**signed.CACHES, "ratelimit": redis_cache(server.url)}
-    yield server
-    server.close()
+# The outage tests (``chaos``) run with the signing settings (``signed``) and a redis-server of
+# their own (``own_redis``), which they stop or freeze.
 
 
 def _fail_mode(settings: Any, mode: str) -> None:
@@ -34,6 +35,8 @@ def _fail_mode(settings: Any, mode: str) -> None:
     settings.RATELIMIT_GUARD = config
 
 
+@pytest.mark.chaos
+@pytest.mark.usefixtures("signed")
 def test_nonce_store_down_with_fail_mode_closed_is_503(
     own_redis: RedisServer, settings: Any
 ) -> None:
@@ -47,6 +50,8 @@ def test_nonce_store_down_with_fail_mode_closed_is_503(
     assert failure_count("nonce_store") == before + 1
 
 
+@pytest.mark.chaos
+@pytest.mark.usefixtures("signed")
 def test_frozen_nonce_store_with_fail_mode_closed_is_503_within_the_socket_timeout(
     own_redis: RedisServer, settings: Any
 ) -> None:
@@ -60,6 +65,8 @@ def test_frozen_nonce_store_with_fail_mode_closed_is_503_within_the_socket_timeo
     assert time.monotonic() - started < 2.0  # SOCKET_TIMEOUT is 0.2 s
 
 
+@pytest.mark.chaos
+@pytest.mark.usefixtures("signed")
 def test_nonce_store_down_with_fail_mode_memory_still_refuses_replays_in_this_process(
     own_redis: RedisServer, settings: Any
 ) -> None:
@@ -70,6 +77,8 @@ def test_nonce_store_down_with_fail_mode_memory_still_refuses_replays_in_this_pr
     assert send(Client(), **headers).status_code == 401
 
 
+@pytest.mark.chaos
+@pytest.mark.usefixtures("signed")
 def test_a_nonce_claimed_in_memory_stays_claimed_when_redis_returns(
     own_redis: RedisServer, settings: Any
 ) -> None:
@@ -84,6 +93,8 @@ def test_a_nonce_claimed_in_memory_stays_claimed_when_redis_returns(
     assert own_redis.client().dbsize() == 2
 
 
+@pytest.mark.chaos
+@pytest.mark.usefixtures("signed")
 def test_a_full_memory_nonce_cache_refuses_instead_of_forgetting_live_nonces(
     own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -97,6 +108,7 @@ def test_a_full_memory_nonce_cache_refuses_instead_of_forgetting_live_nonces(
     assert statuses == [200, 200, 503]
 
 
+@pytest.mark.chaos
 def test_memory_nonce_cache_expires_entries_after_their_ttl() -> None:
     now = [100.0]
     cache = MemoryNonceCache(max_entries=2, clock=lambda: now[0])
@@ -114,6 +126,8 @@ def test_memory_nonce_cache_expires_entries_after_their_ttl() -> None:
     assert len(cache) == 2
 
 
+@pytest.mark.chaos
+@pytest.mark.usefixtures("signed")
 @pytest.mark.parametrize(("mode", "status"), [("memory", 200), ("closed", 503)])
 def test_an_open_breaker_skips_redis_for_nonces(
     own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch, mode: str, status: int
@@ -130,6 +144,8 @@ def test_an_open_breaker_skips_redis_for_nonces(
     assert send(Client(), **signed_headers(nonce=f"breaker-open-{mode}-1")).status_code == status
 
 
+@pytest.mark.chaos
+@pytest.mark.usefixtures("signed")
 def test_nonce_store_outages_open_the_breaker_of_the_cache_alias(
     own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -147,6 +163,8 @@ def test_nonce_store_outages_open_the_breaker_of_the_cache_alias(
     assert calls == []  # straight to the memory cache, no connection attempt
 
 
+@pytest.mark.chaos
+@pytest.mark.usefixtures("signed")
 def test_a_nonce_claim_closing_the_breaker_reconciles_memory_counts_first(
     own_redis: RedisServer, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,3 +187,43 @@ def test_a_nonce_claim_closing_the_breaker_reconciles_memory_counts_first(
     )
     assert send(Client(), **signed_headers(nonce="closing-the-breaker1")).status_code == 200
     assert len(reconciled) == 1
+
+
+def test_a_replay_inside_the_window_is_refused(signed_redis: Any, clock: Clock) -> None:
+    headers = signed_headers(nonce="replayed-nonce-0001")
+    assert send(Client(), **headers).status_code == 200
+    clock.now += SKEW - 1
+    before = failure_count("replay")
+    response = send(Client(), **headers)
+    assert response.status_code == 401
+    assert response.json() == REFUSAL
+    assert failure_count("replay") == before + 1
+
+
+def test_the_nonce_lives_twice_the_skew_under_the_key_prefix_and_a_hash_tag(
+    signed_redis: Any,
+) -> None:
+    assert send(Client(), **signed_headers(nonce="ttl-checked-nonce-01")).status_code == 200
+    keys = signed_redis.client().keys("*")
+    assert len(keys) == 1
+    key = keys[0].decode()
+    assert key.startswith("rlg:{")
+    assert key.endswith("}:nonce")
+    assert "ttl-checked" not in key  # hashed, like every key value
+    assert KEY_ID not in key
+    assert 2 * SKEW - 2 <= signed_redis.client().ttl(key) <= 2 * SKEW
+
+
+def test_the_same_nonce_under_another_key_id_is_not_a_replay(signed_redis: Any) -> None:
+    assert send(Client(), **signed_headers(nonce="shared-nonce-00001")).status_code == 200
+    other = signed_headers(nonce="shared-nonce-00001", key_id=OTHER_KEY_ID, secret=OTHER_SECRET)
+    assert send(Client(), **other).status_code == 200
+
+
+async def test_async_replay_is_refused(signed_redis: Any) -> None:
+    client = AsyncClient()
+    headers = asgi_headers(
+        signed_headers(path="/api/async/?q=caf%C3%A9", nonce="async-replay-00001")
+    )
+    assert (await client.get("/api/async/?q=caf%C3%A9", headers=headers)).status_code == 200
+    assert (await client.get("/api/async/?q=caf%C3%A9", headers=headers)).status_code == 401

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 
 from django_ratelimit_guard.middleware import SignedRequestMiddleware
-from tests.security.conftest import SIGNED_MIDDLEWARE, signing_config
+from tests.support.signing import SIGNED_MIDDLEWARE, signing_config
 
 SHORT_SECRET = "short-but-sensitive-7f3a"  # 24 bytes
 GOOD_SECRET = "a-long-enough-secret-for-the-startup-tests-01"

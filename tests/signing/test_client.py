@@ -1,4 +1,5 @@
-"""The client helpers against the real middleware: httpx over WSGI and ASGI, requests prepared."""
+"""The client side: ``sign``'s arguments and defaults, the Host it signs, and the helpers against
+the real middleware (httpx over WSGI and ASGI, requests prepared)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
 
-from django_ratelimit_guard.signing import HttpxAuth, RequestsAuth
-from tests.security.conftest import KEY_ID, SECRET, send
+from django_ratelimit_guard.signing import (
+    HttpxAuth,
+    RequestsAuth,
+    client,
+    parse_authorization,
+    sign,
+)
+from tests.support.signing import KEY_ID, SECRET, send
 
 
 @pytest.fixture
@@ -106,3 +113,38 @@ def test_requests_auth_refuses_a_streamed_body() -> None:
     request = requests.Request("POST", "http://testserver/api/", data=iter([b"a", b"b"]))
     with pytest.raises(TypeError, match="stream"):
         request.prepare().prepare_auth(RequestsAuth(KEY_ID, SECRET))
+
+
+def test_sign_rejects_bad_client_arguments() -> None:
+    with pytest.raises(ValueError, match="key_id"):
+        sign("GET", "https://x/", b"", "bad id", "s" * 32)
+    with pytest.raises(ValueError, match="nonce"):
+        sign("GET", "https://x/", b"", "k", "s" * 32, nonce="short")
+    with pytest.raises(ValueError, match="timestamp"):
+        sign("GET", "https://x/", b"", "k", "s" * 32, timestamp=-5)
+    with pytest.raises(TypeError, match="stream"):
+        sign("GET", "https://x/", iter([b"a"]), "k", "s" * 32)  # type: ignore[arg-type]
+
+
+def test_sign_defaults_to_now_and_a_fresh_random_nonce() -> None:
+    first = parse_authorization(sign("GET", "https://x/", None, "k", "s" * 32)["Authorization"])
+    second = parse_authorization(sign("GET", "https://x/", None, "k", "s" * 32)["Authorization"])
+    assert first.nonce != second.nonce
+    import time
+
+    assert abs(first.timestamp - time.time()) < 5
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://api.example.com/x", "api.example.com"),
+        ("https://api.example.com:443/x", "api.example.com"),
+        ("http://api.example.com:80/x", "api.example.com"),
+        ("https://api.example.com:80/x", "api.example.com:80"),
+        ("https://user:pw@api.example.com:8443/x", "api.example.com:8443"),
+        ("http://[::1]:8000/x", "[::1]:8000"),
+    ],
+)
+def test_url_host_is_the_host_header_a_client_sends(url: str, host: str) -> None:
+    assert client.url_host(url) == host
