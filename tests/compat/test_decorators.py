@@ -1,20 +1,22 @@
-"""django-ratelimit's behaviour, run against the atomic engine on a real redis-server, its own
-counting on the same redis-server, and LocMemCache (the ``backend`` fixture)."""
+"""``@ratelimit``: django-ratelimit's behaviour (keys, rates, methods, groups, blocking, methods
+and class-based views, async), run against the atomic engine on a real redis-server, its own
+counting on the same redis-server, and LocMemCache (the ``backend`` fixture); mistakes caught when
+the decorator is applied."""
 
 from __future__ import annotations
-
-from functools import partial
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.utils.decorators import method_decorator
 from django.views.generic import View
 
-from django_ratelimit_guard.compat import ALL, UNSAFE
-from django_ratelimit_guard.compat.core import get_usage, is_ratelimited
+from django_ratelimit_guard.compat import UNSAFE
+from django_ratelimit_guard.compat.core import (
+    get_usage,
+)
 from django_ratelimit_guard.compat.decorators import ratelimit
 from django_ratelimit_guard.compat.exceptions import Ratelimited
-from tests.compat.conftest import MockUser
+from tests.support.builders import FakeUser
 
 
 class CustomRatelimitedException(Exception):
@@ -57,7 +59,7 @@ def test_block_raises_ratelimited_a_permission_denied(backend, rf):
 
 
 @pytest.mark.parametrize(
-    "cls", [CustomRatelimitedException, "tests.compat.test_limits.CustomRatelimitedException"]
+    "cls", [CustomRatelimitedException, "tests.compat.test_decorators.CustomRatelimitedException"]
 )
 def test_custom_exception_class(backend, rf, settings, cls):
     settings.RATELIMIT_EXCEPTION_CLASS = cls
@@ -131,7 +133,7 @@ def test_callable_rate_per_user(backend, rf):
 
     def req(auth):
         request = rf.post("/")
-        request.user = MockUser(authenticated=auth)
+        request.user = FakeUser(authenticated=auth)
         return request
 
     assert not view(req(False))
@@ -161,7 +163,7 @@ def test_callable_rate_zero(backend, rf):
 
     def req(auth):
         request = rf.post("/")
-        request.user = MockUser(authenticated=auth)
+        request.user = FakeUser(authenticated=auth)
         return request
 
     assert view(req(False))
@@ -170,9 +172,9 @@ def test_callable_rate_zero(backend, rf):
 
 
 def test_callable_rate_by_dotted_path(backend, rf):
-    view = limited_flag(key="user_or_ip", rate="tests.compat.test_limits.callable_rate")
+    view = limited_flag(key="user_or_ip", rate="tests.compat.test_decorators.callable_rate")
     anonymous, authenticated = rf.post("/"), rf.post("/")
-    anonymous.user, authenticated.user = MockUser(False), MockUser(True)
+    anonymous.user, authenticated.user = FakeUser(authenticated=False), FakeUser(authenticated=True)
     assert view(anonymous)
     assert not view(authenticated)
 
@@ -182,7 +184,7 @@ def test_user_or_ip_counts_users_and_addresses_apart(backend, rf):
 
     def req(auth):
         request = rf.post("/")
-        request.user = MockUser(authenticated=auth)
+        request.user = FakeUser(authenticated=auth)
         return request
 
     assert not view(req(False))
@@ -191,7 +193,7 @@ def test_user_or_ip_counts_users_and_addresses_apart(backend, rf):
     assert view(req(True))
 
 
-@pytest.mark.parametrize("key", [mykey, "tests.compat.test_limits.mykey"])
+@pytest.mark.parametrize("key", [mykey, "tests.compat.test_decorators.mykey"])
 def test_callable_key_and_dotted_path_key(backend, rf, key):
     view = limited_flag(key=key, rate="1/m")
     assert not view(rf.post("/"))
@@ -250,45 +252,6 @@ def test_ip_masks_group_addresses(
     if same_bucket:
         assert view(req(same_bucket))
     assert not view(req(other_bucket))
-
-
-def test_is_ratelimited_without_increment_never_counts(backend, rf):
-    peek = partial(
-        is_ratelimited, increment=False, rate="1/m", method=is_ratelimited.ALL, key="ip", group="a"
-    )
-    assert not peek(rf.get("/"))
-    assert not peek(rf.get("/"))
-
-
-def test_is_ratelimited_with_increment(backend, rf):
-    hit = partial(is_ratelimited, increment=True, rate="1/m", method=ALL, key="ip", group="a")
-    assert not hit(rf.get("/"))
-    assert hit(rf.get("/"))
-
-
-def test_get_usage_of_an_unused_key(backend, rf):
-    usage = get_usage(rf.get("/"), method=get_usage.ALL, key="ip", rate="1/m", group="a")
-    assert usage["count"] == 0
-    assert usage["limit"] == 1
-    assert 0 < usage["time_left"] <= 60
-    assert usage["should_limit"] is False
-
-
-def test_get_usage_counts_requests_past_the_limit(backend, rf):
-    usage_of = partial(get_usage, method=ALL, key="ip", rate="1/m", group="a")
-    for expected in (1, 2, 3):
-        usage = usage_of(rf.get("/"), increment=True)
-        assert usage["count"] == expected
-    peek = usage_of(rf.get("/"))
-    assert peek["count"] == 3
-    assert peek["limit"] == 1
-    assert peek["should_limit"] is True
-    assert 0 < peek["time_left"] <= 60
-
-
-def test_get_usage_needs_group_or_fn(backend, rf):
-    with pytest.raises(ImproperlyConfigured):
-        get_usage(rf.get("/"), key="ip")
 
 
 def test_ratelimit_enable_false_disables_limits(backend, rf, settings):
@@ -360,3 +323,13 @@ async def test_async_view_is_limited(backend, rf):
     assert await view(rf.get("/")) is False
     with pytest.raises(Ratelimited):
         await view(rf.get("/"))
+
+
+def test_malformed_static_rate_fails_when_the_decorator_is_applied():
+    with pytest.raises(ImproperlyConfigured):
+        ratelimit(key="ip", rate="5/minute")
+
+
+def test_missing_key_with_a_static_rate_fails_when_the_decorator_is_applied():
+    with pytest.raises(ImproperlyConfigured, match="key must be specified"):
+        ratelimit(rate="1/m")

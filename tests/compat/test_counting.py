@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
-from django.http import HttpResponse
-from django.test import override_settings
 
 from django_ratelimit_guard.compat import counting as _counting
 from django_ratelimit_guard.compat.core import get_usage, is_ratelimited
 from django_ratelimit_guard.compat.decorators import ratelimit
-from tests.support.builders import redis_cache
-from tests.support.redis_servers import free_port
+from tests.support.builders import evalsha_calls, redis_cache, unreachable_cache
 
 
 class BrokenCache(LocMemCache):
@@ -25,10 +22,6 @@ class BrokenCache(LocMemCache):
 
     def get(self, *args, **kwargs):
         raise ConnectionError("cache down")
-
-
-def evalsha_calls(server) -> int:
-    return int(server.client().info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
 
 
 def test_guard_cache_alias_is_counted_by_one_evalsha_of_the_engine(rf, settings, redis):
@@ -96,11 +89,11 @@ def test_django_cache_window_rolls_over_at_its_end(rf, settings, monkeypatch):
 def broken(request, settings):  # type: ignore[no-untyped-def]
     if request.param == "engine-down":
         # The guard's own alias, pointing at a port nothing listens on.
-        dead = redis_cache(f"redis://127.0.0.1:{free_port()}/0")
+        dead = unreachable_cache()
         settings.CACHES = {**settings.CACHES, "ratelimit": dead}
         settings.RATELIMIT_USE_CACHE = "ratelimit"
     else:
-        backend = "tests.compat.test_counters_and_failures.BrokenCache"
+        backend = "tests.compat.test_counting.BrokenCache"
         settings.CACHES = {**settings.CACHES, "broken": {"BACKEND": backend}}
         settings.RATELIMIT_USE_CACHE = "broken"
     return request.param
@@ -160,48 +153,3 @@ def test_unknown_cache_alias_raises_like_django_ratelimit(rf, settings):
     settings.RATELIMIT_USE_CACHE = "fake-cache"
     with pytest.raises(InvalidCacheBackendError):
         is_ratelimited(rf.get("/"), group="g", key="ip", rate="1/m", increment=True)
-
-
-def ratelimited_view(request, exception):
-    return HttpResponse("slow down", status=429)
-
-
-@override_settings(
-    ROOT_URLCONF="tests.compat.urls",
-    RATELIMIT_VIEW="tests.compat.test_counters_and_failures.ratelimited_view",
-)
-def test_middleware_answers_with_ratelimit_view(client, settings, redis):
-    settings.RATELIMIT_USE_CACHE = "ratelimit"
-    settings.MIDDLEWARE = [
-        *settings.MIDDLEWARE,
-        "django_ratelimit_guard.compat.middleware.RatelimitMiddleware",
-    ]
-    assert client.get("/compat/blocked/").status_code == 200
-    response = client.get("/compat/blocked/")
-    assert response.status_code == 429
-    assert response.content == b"slow down"
-
-
-@override_settings(ROOT_URLCONF="tests.compat.urls")
-def test_without_the_middleware_a_blocked_request_is_403(client, settings, redis):
-    settings.RATELIMIT_USE_CACHE = "ratelimit"
-    assert client.get("/compat/blocked/").status_code == 200
-    assert client.get("/compat/blocked/").status_code == 403
-
-
-@override_settings(ROOT_URLCONF="tests.compat.urls")
-async def test_async_middleware_chain_answers_with_ratelimit_view(async_client, settings, redis):
-    settings.RATELIMIT_USE_CACHE = "ratelimit"
-    settings.RATELIMIT_VIEW = "tests.compat.test_counters_and_failures.ratelimited_view"
-    settings.MIDDLEWARE = ["django_ratelimit_guard.compat.middleware.RatelimitMiddleware"]
-    assert (await async_client.get("/compat/async-blocked/")).status_code == 200
-    assert (await async_client.get("/compat/async-blocked/")).status_code == 429
-
-
-def test_middleware_without_ratelimit_view_fails_at_startup(settings):
-    from django.core.exceptions import ImproperlyConfigured
-
-    from django_ratelimit_guard.compat.middleware import RatelimitMiddleware
-
-    with pytest.raises(ImproperlyConfigured, match="RATELIMIT_VIEW"):
-        RatelimitMiddleware(lambda request: HttpResponse())

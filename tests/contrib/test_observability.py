@@ -12,18 +12,8 @@ import pytest
 import yaml
 
 from django_ratelimit_guard.contrib.observability import FILES, path
+from tests.support.spec import SPEC_METRICS
 
-SPEC_METRICS = {
-    "ratelimit_guard_decisions_total": {"policy", "outcome", "source"},
-    "ratelimit_guard_breaker_state": {"scope"},
-    "ratelimit_guard_breaker_transitions_total": {"scope", "from_state", "to_state"},
-    "ratelimit_guard_store_errors_total": {"scope", "error"},
-    "ratelimit_guard_store_latency_seconds": {"store"},
-    "ratelimit_guard_fallback_entries": set(),
-    "ratelimit_guard_fallback_capacity": set(),
-    "ratelimit_guard_fallback_evictions_total": {"reason"},
-    "ratelimit_guard_signature_failures_total": {"reason"},
-}
 # Labels Prometheus itself attaches, and histogram series labels.
 GENERIC_LABELS = {"job", "instance", "le"}
 METRIC_RE = re.compile(r"\bratelimit_guard_[a-z_]+")

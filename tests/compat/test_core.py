@@ -1,6 +1,9 @@
-"""Rates, IPs and keys as django-ratelimit derives them (no counter involved)."""
+"""Rates, IPs, keys and group names as django-ratelimit derives them, and ``is_ratelimited`` /
+``get_usage`` against every counter (the ``backend`` fixture)."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -8,8 +11,15 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from django_ratelimit_guard.compat.core import _get_ip, check_key, group_name, split_rate
-from django_ratelimit_guard.compat.decorators import ratelimit
+from django_ratelimit_guard.compat import ALL
+from django_ratelimit_guard.compat.core import (
+    _get_ip,
+    check_key,
+    get_usage,
+    group_name,
+    is_ratelimited,
+    split_rate,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,16 +59,6 @@ def test_any_rate_text_parses_or_is_improperly_configured(text):
     assert seconds >= 0
 
 
-def test_malformed_static_rate_fails_when_the_decorator_is_applied():
-    with pytest.raises(ImproperlyConfigured):
-        ratelimit(key="ip", rate="5/minute")
-
-
-def test_missing_key_with_a_static_rate_fails_when_the_decorator_is_applied():
-    with pytest.raises(ImproperlyConfigured, match="key must be specified"):
-        ratelimit(rate="1/m")
-
-
 @pytest.mark.parametrize("key", ["nope", "foo:bar", 42])
 def test_unknown_key_forms_are_improperly_configured(key):
     with pytest.raises(ImproperlyConfigured):
@@ -94,7 +94,7 @@ def my_ip(request):
     return request.META["MY_THING"]
 
 
-@pytest.mark.parametrize("meta_key", [my_ip, "tests.compat.test_parsing.my_ip"])
+@pytest.mark.parametrize("meta_key", [my_ip, "tests.compat.test_core.my_ip"])
 def test_ip_meta_key_callable_or_dotted_path(rf, settings, meta_key):
     settings.RATELIMIT_IP_META_KEY = meta_key
     request = rf.get("/")
@@ -134,8 +134,47 @@ class Holder:
 
 
 def test_group_of_a_function_is_module_and_qualname():
-    assert group_name(module_view) == "tests.compat.test_parsing.module_view"
+    assert group_name(module_view) == "tests.compat.test_core.module_view"
 
 
 def test_group_of_a_bound_method_includes_the_class_name():
-    assert group_name(Holder().method) == "tests.compat.test_parsing.Holder.Holder.method"
+    assert group_name(Holder().method) == "tests.compat.test_core.Holder.Holder.method"
+
+
+def test_is_ratelimited_without_increment_never_counts(backend, rf):
+    peek = partial(
+        is_ratelimited, increment=False, rate="1/m", method=is_ratelimited.ALL, key="ip", group="a"
+    )
+    assert not peek(rf.get("/"))
+    assert not peek(rf.get("/"))
+
+
+def test_is_ratelimited_with_increment(backend, rf):
+    hit = partial(is_ratelimited, increment=True, rate="1/m", method=ALL, key="ip", group="a")
+    assert not hit(rf.get("/"))
+    assert hit(rf.get("/"))
+
+
+def test_get_usage_of_an_unused_key(backend, rf):
+    usage = get_usage(rf.get("/"), method=get_usage.ALL, key="ip", rate="1/m", group="a")
+    assert usage["count"] == 0
+    assert usage["limit"] == 1
+    assert 0 < usage["time_left"] <= 60
+    assert usage["should_limit"] is False
+
+
+def test_get_usage_counts_requests_past_the_limit(backend, rf):
+    usage_of = partial(get_usage, method=ALL, key="ip", rate="1/m", group="a")
+    for expected in (1, 2, 3):
+        usage = usage_of(rf.get("/"), increment=True)
+        assert usage["count"] == expected
+    peek = usage_of(rf.get("/"))
+    assert peek["count"] == 3
+    assert peek["limit"] == 1
+    assert peek["should_limit"] is True
+    assert 0 < peek["time_left"] <= 60
+
+
+def test_get_usage_needs_group_or_fn(backend, rf):
+    with pytest.raises(ImproperlyConfigured):
+        get_usage(rf.get("/"), key="ip")
