@@ -2,9 +2,9 @@
 the request path pays for the channel.
 
 Run:  PYTHONPATH=. /work/venv311/bin/python bench/fleet_propagation.py [rounds]
-Starts its own redis-server (tests/redis_servers.py) and three real worker processes (two sync,
-one async; tests/fleet/worker.py) sharing a temporary SQLite file; this process issues the
-commands. Delay = wall time of a worker's first decision in the new state minus the command's
+Starts its own redis-server (tests/support/redis_servers.py) and three real worker processes (two
+sync, one async; tests/support/fleet/worker.py) sharing a temporary SQLite file; this process issues
+the commands. Delay = wall time of a worker's first decision in the new state minus the command's
 created_at; each worker gets one request every ~20 ms. Figures are medians / maxima of this run.
 """
 

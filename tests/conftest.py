@@ -1,3 +1,3 @@
-"""The fixtures of tests/support/fixtures.py, for every test (see tests/support/__init__.py)."""
+"""The fixtures of tests/support/ (fixtures.py, fleet/fixtures.py), for every test."""
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.fleet.fixtures"]

@@ -36,7 +36,8 @@ CACHES = {
 }
 RATELIMIT_GUARD = {
     "CACHE_ALIAS": "ratelimit",
-    # No fleet poller thread in-process (tests/fleet/ runs real worker processes with one).
+    # No fleet poller thread in-process (tests/system/test_fleet_processes.py runs real worker
+    # processes with one).
     "CONTROL": {"POLL_SECONDS": 0},
     "POLICIES": {
         "login": {

@@ -1,4 +1,4 @@
-"""Settings of the real worker processes in tests/fleet/: the test settings, with a database
+"""Settings of the real worker processes (tests/support/fleet/): the test settings, with a database
 file every process shares, the Redis the test started, and a short fleet poll interval."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A real worker process for tests/fleet/: Django with tests.support.fleet.settings.
+"""A real worker process for tests/system/test_fleet_processes.py: Django with
+tests.support.fleet.settings.
 
 argv[1]: "sync" (django.test.Client, the sync middleware path) or "async" (AsyncClient, the ASGI
 handler and the async path). Each line "req" on stdin runs one request to /fleet/ through the full

@@ -14,11 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission, User
 
-from django_ratelimit_guard.ops import top_clients
-from tests.support.builders import redis_cache
-from tests.support.redis_servers import RedisServer
+from tests.support.admin import staff
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -50,15 +47,6 @@ def get_status(url: str) -> int:
 
 
 @pytest.fixture
-def own_redis(settings):
-    """A redis-server of this test alone: the test stops it on purpose."""
-    server = RedisServer().start()
-    settings.CACHES = {**settings.CACHES, "ratelimit": redis_cache(server.url)}
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def browser_page(monkeypatch):
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.fail("Chromium is missing: apt-get install -y chromium (see .ci/run).")
@@ -74,18 +62,11 @@ def browser_page(monkeypatch):
         browser.close()
 
 
-def operator() -> User:
-    user = User.objects.create_user("operator", password="correct horse", is_staff=True)
-    for codename in ("view_status", "manage_guard"):
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    return user
-
-
-def test_operator_sees_redis_fail_and_unblocks_a_client(live_server, own_redis, browser_page):
+def test_operator_sees_redis_fail_and_unblocks_a_client(
+    live_server, own_redis, browser_page, fresh_tracker
+):
     page = browser_page
-    operator()
-    top_clients.tracker.pending.clear()
-    top_clients.tracker.last_flush = float("-inf")
+    staff("operator", "view_status", "manage_guard", password="correct horse")
     api = f"{live_server.url}/api/items/"
 
     # An anonymous client (127.0.0.1) goes over the api policy's 5/m.

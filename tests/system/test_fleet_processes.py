@@ -10,36 +10,21 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fleet.fixtures import POLL, SLACK
 from tests.support.fleet.harness import (
     Worker,
     breaker_events,
     command_created_at,
-    fleet_env,
     manage,
     wait_for_source,
 )
-from tests.support.redis_servers import RedisServer
-
-POLL = 0.5
-#: What "within the poll interval" allows on top of it: the gap between two test requests, one
-#: SQLite read, and scheduling on a 2-core machine shared with other test runs.
-SLACK = 0.5
-
-
-@pytest.fixture(scope="module")
-def env(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    db = tmp_path_factory.mktemp("fleet") / "fleet.sqlite3"
-    env = fleet_env(db, redis_server.url, POLL)
-    migrated = manage(env, "migrate", "--noinput", "-v", "0")
-    assert migrated.returncode == 0, migrated.stderr
-    return env
 
 
 @pytest.fixture
-def db(env: dict[str, str]) -> Iterator[Path]:
-    yield Path(env["RLG_FLEET_DB"])
+def db(worker_env: dict[str, str]) -> Iterator[Path]:
+    yield Path(worker_env["RLG_FLEET_DB"])
     # Leave no standing force-open for the next test.
-    assert manage(env, "ratelimit_guard", "reset-breaker", "*").returncode == 0
+    assert manage(worker_env, "ratelimit_guard", "reset-breaker", "*").returncode == 0
 
 
 @pytest.fixture
@@ -57,13 +42,13 @@ def spawn(tmp_path: Path) -> Iterator[object]:
 
 
 def test_force_open_reaches_every_process_within_the_poll_interval_and_reset_brings_them_back(
-    env, db, spawn, redis_server
+    worker_env, db, spawn, redis_server
 ):
-    workers = [spawn(env, "sync"), spawn(env, "sync"), spawn(env, "async")]
+    workers = [spawn(worker_env, "sync"), spawn(worker_env, "sync"), spawn(worker_env, "async")]
     for worker in workers:
         assert worker.request()["source"] == "redis"  # up, polling, on Redis
 
-    forced = manage(env, "ratelimit_guard", "force-open", "ratelimit", "--reason", "upgrade")
+    forced = manage(worker_env, "ratelimit_guard", "force-open", "ratelimit", "--reason", "upgrade")
     assert forced.returncode == 0, forced.stderr
     assert "every process applies it" in forced.stdout
     issued = command_created_at(db, "force_open")
@@ -82,10 +67,10 @@ def test_force_open_reaches_every_process_within_the_poll_interval_and_reset_bri
     assert pids <= forced_pids
 
     # A worker started now obeys the standing force-open (its first request kicks the sync).
-    late = spawn(env, "sync")
+    late = spawn(worker_env, "sync")
     assert wait_for_source([late], "memory", timeout=POLL + 1)
 
-    reset = manage(env, "ratelimit_guard", "reset-breaker", "ratelimit")
+    reset = manage(worker_env, "ratelimit_guard", "reset-breaker", "ratelimit")
     assert reset.returncode == 0, reset.stderr
     issued = command_created_at(db, "reset")
     on_redis = wait_for_source([*workers, late], "redis", timeout=POLL + 3)
@@ -95,22 +80,31 @@ def test_force_open_reaches_every_process_within_the_poll_interval_and_reset_bri
     assert delays[-1] <= POLL + SLACK, delays
 
 
-def test_status_command_names_the_standing_force_open(env, db):
+def test_status_command_names_the_standing_force_open(worker_env, db):
     assert (
         manage(
-            env, "ratelimit_guard", "force-open", "*", "--reason", "failover", "--by", "alice"
+            worker_env,
+            "ratelimit_guard",
+            "force-open",
+            "*",
+            "--reason",
+            "failover",
+            "--by",
+            "alice",
         ).returncode
         == 0
     )
-    status = manage(env, "ratelimit_guard", "status")
+    status = manage(worker_env, "ratelimit_guard", "status")
     assert status.returncode == 1  # degraded: this process's breaker is forced open too
     assert "Fleet: every breaker forced open since" in status.stdout
     assert "by alice: failover" in status.stdout
     assert "process" in status.stdout.splitlines()[0]  # still says which host/pid it describes
 
 
-def test_worker_whose_database_is_down_still_serves_requests_and_logs_it_once(env, spawn, tmp_path):
-    broken = {**env, "RLG_FLEET_DB": str(tmp_path / "missing-dir" / "db.sqlite3")}
+def test_worker_whose_database_is_down_still_serves_requests_and_logs_it_once(
+    worker_env, spawn, tmp_path
+):
+    broken = {**worker_env, "RLG_FLEET_DB": str(tmp_path / "missing-dir" / "db.sqlite3")}
     worker = spawn(broken, "sync")
     answers = [worker.request() for _ in range(3)]
     deadline = time.monotonic() + 4 * POLL  # several failed polls
@@ -121,8 +115,8 @@ def test_worker_whose_database_is_down_still_serves_requests_and_logs_it_once(en
     assert worker.stderr().count("Fleet commands could not be read") == 1
 
 
-def test_command_exits_1_and_changes_nothing_when_the_database_is_down(env, tmp_path):
-    broken = {**env, "RLG_FLEET_DB": str(tmp_path / "missing-dir" / "db.sqlite3")}
+def test_command_exits_1_and_changes_nothing_when_the_database_is_down(worker_env, tmp_path):
+    broken = {**worker_env, "RLG_FLEET_DB": str(tmp_path / "missing-dir" / "db.sqlite3")}
     result = manage(broken, "ratelimit_guard", "force-open", "ratelimit")
     assert result.returncode == 1
     assert "could not be recorded for the fleet, so nothing was changed" in result.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -17,9 +17,11 @@ from django.db import connections
 from django.test import Client
 
 from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.core.rates import parse_rate
 from django_ratelimit_guard.engine.breaker import BreakerState
 from django_ratelimit_guard.engine.breakers import get_breaker
-from tests.support.builders import redis_cache
+from tests.support.builders import breaker_settings, guard_config, redis_cache
+from tests.support.guards import FAIL_MODE_POLICIES
 from tests.support.redis_servers import RedisServer
 from tests.support.slow_proxy import SlowProxy
 
@@ -27,7 +29,7 @@ pytestmark = pytest.mark.chaos
 
 SOCKET_TIMEOUT = 0.1
 RESET_TIMEOUT, MAX_RESET_TIMEOUT, JITTER = 0.2, 0.8, 0.2
-API_LIMIT = 5
+API_LIMIT = parse_rate(str(FAIL_MODE_POLICIES["api"]["rate"])).limit  # 5/m
 THREADS = 4
 #: Slack for a 2-core machine shared with other work: thread scheduling, not Redis.
 SCHEDULING_SLACK = 0.25
@@ -36,51 +38,30 @@ RECOVERY_BOUND = MAX_RESET_TIMEOUT * (1 + JITTER) + 1.0
 ALLOWED_STATUSES = {"/api/items/": {200, 429}, "/login/": {200, 429, 503}, "/plain/": {200}}
 
 
-def guard_settings_dict(**breaker: float) -> dict[str, object]:
-    return {
-        "CACHE_ALIAS": "ratelimit",
-        "POLICIES": {
-            "login": {
-                "rate": "3/m",
-                "key": "ip",
-                "methods": ["POST"],
-                "fail_mode": "closed",
-                "critical": True,
-            },
-            "api": {
-                "rate": f"{API_LIMIT}/m",
-                "key": "ip",
-                "paths": ["/api/"],
-                "fail_mode": "memory",
-            },
-            "public": {"rate": "10000/m", "key": "ip", "paths": ["/plain/"], "fail_mode": "open"},
-        },
-        "BREAKER": {
-            "FAILURE_THRESHOLD": 3,
-            "RESET_TIMEOUT": RESET_TIMEOUT,
-            "MAX_RESET_TIMEOUT": MAX_RESET_TIMEOUT,
-            "JITTER": JITTER,
-            "SUCCESS_THRESHOLD": 2,
-            "SLOW_CALL_SECONDS": 0.5,
-            "MIN_CALLS": 10,
-            **breaker,
-        },
-    }
+def chaos_settings(**breaker: float) -> dict[str, object]:
+    """The fail-mode policies (``api`` with room for a load's worth of ``/plain/`` requests) and a
+    breaker that backs off from RESET_TIMEOUT to MAX_RESET_TIMEOUT, jittered."""
+    return guard_config(
+        {**FAIL_MODE_POLICIES, "public": {**FAIL_MODE_POLICIES["public"], "rate": "10000/m"}},
+        breaker=breaker_settings(
+            3,
+            RESET_TIMEOUT,
+            MAX_RESET_TIMEOUT,
+            jitter=JITTER,
+            **{"success_threshold": 2, "slow_call_seconds": 0.5, "min_calls": 10, **breaker},
+        ),
+    )
 
 
 @pytest.fixture
-def server(settings) -> Iterator[RedisServer]:  # type: ignore[no-untyped-def]
-    redis_server = RedisServer().start()
+def server(settings, own_redis: RedisServer) -> RedisServer:  # type: ignore[no-untyped-def]
+    """A redis-server of the test alone, behind a cache alias with SOCKET_TIMEOUT s timeouts."""
     settings.CACHES = {
         **settings.CACHES,
-        "ratelimit": {
-            **redis_cache(redis_server.url),
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": SOCKET_TIMEOUT, "SOCKET_TIMEOUT": SOCKET_TIMEOUT},
-        },
+        "ratelimit": redis_cache(own_redis.url, timeout=SOCKET_TIMEOUT),
     }
-    settings.RATELIMIT_GUARD = guard_settings_dict()
-    yield redis_server
-    redis_server.close()
+    settings.RATELIMIT_GUARD = chaos_settings()
+    return own_redis
 
 
 @dataclass
@@ -286,13 +267,10 @@ def test_slow_redis_opens_on_the_slow_call_rate(server, settings):
     try:
         settings.CACHES = {
             **settings.CACHES,
-            "ratelimit": {
-                **redis_cache(proxy.url),
-                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.3, "SOCKET_TIMEOUT": 0.3},
-            },
+            "ratelimit": redis_cache(proxy.url, timeout=0.3),
         }
-        settings.RATELIMIT_GUARD = guard_settings_dict(
-            SLOW_CALL_SECONDS=0.04, FAILURE_RATE=0.2, MIN_CALLS=6
+        settings.RATELIMIT_GUARD = chaos_settings(
+            slow_call_seconds=0.04, failure_rate=0.2, min_calls=6
         )
         assert_invariants(run_load(0.2, prefix="10.9.0"))
         proxy.delay = 0.06  # slow, yet well inside the socket timeout: no call fails

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.fleet.test_fleet_processes import POLL, SLACK, env  # noqa: F401  (module fixture)
+from tests.support.fleet.fixtures import POLL, SLACK
 from tests.support.fleet.harness import GUNICORN_CONF, ROOT, command_created_at, manage
 from tests.support.redis_servers import free_port
 
@@ -24,10 +24,13 @@ WORKERS = 2
 
 
 @pytest.fixture
-def gunicorn(env: dict[str, str], tmp_path: Path) -> Iterator[str]:  # noqa: F811
+def gunicorn(worker_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     # A force-open that stands before any worker exists.
     assert (
-        manage(env, "ratelimit_guard", "force-open", "ratelimit", "--reason", "pre").returncode == 0
+        manage(
+            worker_env, "ratelimit_guard", "force-open", "ratelimit", "--reason", "pre"
+        ).returncode
+        == 0
     )
     port = free_port()
     log = (tmp_path / "gunicorn.log").open("wb")
@@ -45,7 +48,7 @@ def gunicorn(env: dict[str, str], tmp_path: Path) -> Iterator[str]:  # noqa: F81
             str(GUNICORN_CONF),
             "tests.support.fleet.wsgi:application",
         ],
-        env={**env, "PYTHONWARNINGS": ""},
+        env={**worker_env, "PYTHONWARNINGS": ""},
         cwd=ROOT,
         stdout=log,
         stderr=log,
@@ -71,7 +74,7 @@ def gunicorn(env: dict[str, str], tmp_path: Path) -> Iterator[str]:  # noqa: F81
             server.kill()
             server.wait(5)
         log.close()
-        assert manage(env, "ratelimit_guard", "reset-breaker", "*").returncode == 0
+        assert manage(worker_env, "ratelimit_guard", "reset-breaker", "*").returncode == 0
 
 
 def fetch(url: str) -> dict[str, Any]:
@@ -92,7 +95,7 @@ def rounds(url: str, until: Any, timeout: float) -> list[dict[str, Any]]:
 
 
 def test_preloaded_gunicorn_workers_obey_a_standing_force_open_from_their_first_request(
-    env,  # noqa: F811  (the module fixture imported above)
+    worker_env,
     gunicorn,
 ):
     def both_seen(answers: list[dict[str, Any]]) -> bool:
@@ -103,8 +106,8 @@ def test_preloaded_gunicorn_workers_obey_a_standing_force_open_from_their_first_
     assert {a["source"] for a in answers} == {"memory"}  # not one request reached Redis
     assert all(a["poller"] for a in answers)  # each forked worker started its own poller
 
-    assert manage(env, "ratelimit_guard", "reset-breaker", "ratelimit").returncode == 0
-    issued = command_created_at(Path(env["RLG_FLEET_DB"]), "reset")
+    assert manage(worker_env, "ratelimit_guard", "reset-breaker", "ratelimit").returncode == 0
+    issued = command_created_at(Path(worker_env["RLG_FLEET_DB"]), "reset")
     back: dict[int, float] = {}
 
     def all_back(answers: list[dict[str, Any]]) -> bool:
