@@ -14,7 +14,7 @@ from django_ratelimit_guard.engine.breakers import all_breakers
 from django_ratelimit_guard.engine.decide import redis_store
 from django_ratelimit_guard.engine.limiter import storage_key
 from django_ratelimit_guard.stores.cluster import ClusterStore
-from tests.support.builders import request_from
+from tests.support.builders import hit, request_from
 from tests.support.cluster import ON_CLUSTER, ips_on_distinct_masters, slot_of
 
 pytestmark = [pytest.mark.cluster, ON_CLUSTER]
@@ -111,3 +111,18 @@ def test_exactly_limit_admitted_under_concurrency_on_the_cluster(guarded):
         t.join(30)
     assert len(allowed) == 90
     assert sum(allowed) == 40
+
+
+def test_across_slots_a_rejected_request_may_still_be_counted_but_never_admits_more(guarded):
+    store = redis_store()
+    assert isinstance(store, ClusterStore)
+    now = 1_700_000_000_000
+    tight, loose = hit("a", limit=1), hit("b", limit=10)  # two clients' keys: two hash tags
+    assert store.client.keyslot(tight.key) != store.client.keyslot(loose.key)
+    store.hit_many([tight, loose], now_ms=now)
+    for _ in range(3):
+        verdicts = store.hit_many([tight, loose], now_ms=now)
+        assert [v.allowed for v in verdicts] == [False, True]  # never a second on the tight one
+    # Each slot's script ran on its own: the three rejected requests were counted on the other
+    # slot. 10 - 4 - this request = 5 left; on one slot it would be 8 (test_contract.py).
+    assert store.hit_many([loose], now_ms=now)[0].remaining == 5
