@@ -224,16 +224,16 @@ async def test_async_twin_shares_the_counters(store):
 
 @pytest.mark.parametrize("algorithm", list(Algorithm))
 def test_a_full_burst_is_admitted_exactly_then_rejected(store, algorithm):
-    hit = Hit("rlg:{b}:burst", algorithm, 7, 60_000, 1, True)
-    verdicts = [store.hit_many([hit], now_ms=T0 + 5)[0] for _ in range(8)]
+    burst = hit("burst", algorithm, limit=7)
+    verdicts = [store.hit_many([burst], now_ms=T0 + 5)[0] for _ in range(8)]
     assert [v.allowed for v in verdicts] == [True] * 7 + [False]
     assert [v.remaining for v in verdicts[:7]] == [6, 5, 4, 3, 2, 1, 0]
     assert verdicts[7].retry_ms >= 1
 
 
 def test_a_rejected_policy_means_no_policy_of_the_request_is_counted(store):
-    wide = Hit("rlg:{a}:wide", Algorithm.FIXED_WINDOW, 100, 60_000, 1, True)
-    narrow = Hit("rlg:{a}:narrow", Algorithm.FIXED_WINDOW, 1, 60_000, 1, True)
+    wide = hit("wide", limit=100)
+    narrow = hit("narrow", limit=1)
     store.hit_many([wide, narrow], now_ms=T0)
     rejected = store.hit_many([wide, narrow], now_ms=T0)
     assert [v.allowed for v in rejected] == [True, False]
@@ -241,8 +241,8 @@ def test_a_rejected_policy_means_no_policy_of_the_request_is_counted(store):
 
 
 def test_shadow_policy_over_its_limit_does_not_block_the_others(store):
-    real = Hit("rlg:{s}:real", Algorithm.SLIDING_WINDOW, 10, 60_000, 1, True)
-    shadow = Hit("rlg:{s}:shadow", Algorithm.SLIDING_WINDOW, 1, 60_000, 1, False)
+    real = hit("real", Algorithm.SLIDING_WINDOW, limit=10)
+    shadow = hit("shadow", Algorithm.SLIDING_WINDOW, limit=1, block=False)
     store.hit_many([real, shadow], now_ms=T0)
     verdicts = store.hit_many([real, shadow], now_ms=T0)
     assert [v.allowed for v in verdicts] == [True, False]
@@ -250,35 +250,35 @@ def test_shadow_policy_over_its_limit_does_not_block_the_others(store):
 
 
 def test_token_bucket_refills_one_token_per_interval(store):
-    hit = Hit("rlg:{t}:tb", Algorithm.TOKEN_BUCKET, 10, 10_000, 1, True)  # one token per second
+    bucket = hit("tb", Algorithm.TOKEN_BUCKET, limit=10, window_ms=10_000)  # a token a second
     for _ in range(10):
-        assert store.hit_many([hit], now_ms=T0)[0].allowed
-    rejected = store.hit_many([hit], now_ms=T0)[0]
+        assert store.hit_many([bucket], now_ms=T0)[0].allowed
+    rejected = store.hit_many([bucket], now_ms=T0)[0]
     assert not rejected.allowed
     assert rejected.retry_ms == 500
-    assert not store.hit_many([hit], now_ms=T0 + 499)[0].allowed
-    assert store.hit_many([hit], now_ms=T0 + 1000)[0].allowed
+    assert not store.hit_many([bucket], now_ms=T0 + 499)[0].allowed
+    assert store.hit_many([bucket], now_ms=T0 + 1000)[0].allowed
 
 
 def test_sliding_window_weights_the_previous_window(store):
-    hit = Hit("rlg:{w}:sw", Algorithm.SLIDING_WINDOW, 10, 60_000, 1, True)
+    counter = hit("sw", Algorithm.SLIDING_WINDOW, limit=10)
     window_start = (T0 // 60_000 + 1) * 60_000
     for _ in range(10):
-        assert store.hit_many([hit], now_ms=window_start + 1)[0].allowed
+        assert store.hit_many([counter], now_ms=window_start + 1)[0].allowed
     # A quarter into the next window 3/4 of the previous 10 still count: ceil(7.5) = 8, so after
     # this hit 1 is left (rounding up: the estimate never admits more than the weighted count).
-    peek = store.hit_many([hit], count=False, now_ms=window_start + 60_000 + 15_000)[0]
+    peek = store.hit_many([counter], count=False, now_ms=window_start + 60_000 + 15_000)[0]
     assert peek.remaining == 1
     assert peek.allowed
 
 
 def test_sliding_window_admits_no_extra_request_just_after_a_window_boundary(store):
-    hit = Hit("rlg:{x}:sw", Algorithm.SLIDING_WINDOW, 5, 60_000, 1, True)
+    counter = hit("sw", Algorithm.SLIDING_WINDOW, limit=5)
     window_start = (T0 // 60_000 + 1) * 60_000
     for _ in range(5):
-        assert store.hit_many([hit], now_ms=window_start + 59_990)[0].allowed
+        assert store.hit_many([counter], now_ms=window_start + 59_990)[0].allowed
     # 20 ms later the previous window's 5 weigh 4.998: rounding down would admit a 6th request.
-    assert not store.hit_many([hit], now_ms=window_start + 60_010)[0].allowed
+    assert not store.hit_many([counter], now_ms=window_start + 60_010)[0].allowed
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

@@ -1,5 +1,5 @@
-"""Builders the tests share: cache aliases, ``RATELIMIT_GUARD`` sections, hits, requests, users,
-and the one Redis statistic several tests read."""
+"""Builders the tests share: cache aliases, ``RATELIMIT_GUARD`` and its sections, hits, requests,
+users, and what a test reads back (check ids, breaker states, Redis statistics)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from django.http import HttpRequest
 from django.test import RequestFactory
 
 from django_ratelimit_guard.core.algorithms import Algorithm, Hit
+from django_ratelimit_guard.edge.checks import check_settings
+from django_ratelimit_guard.engine.breakers import get_breaker
 from tests.support.redis_cluster import ClusterDeployment, SentinelGroup
 from tests.support.redis_servers import RedisServer, free_port
 
@@ -59,6 +61,9 @@ def sentinel_cache(group: SentinelGroup) -> dict[str, Any]:
 
 
 # -- RATELIMIT_GUARD ---------------------------------------------------------------------------
+
+#: The smallest valid RATELIMIT_GUARD: the cache alias, nothing else.
+ALIAS_ONLY = {"CACHE_ALIAS": "ratelimit"}
 
 
 def breaker_settings(
@@ -112,6 +117,23 @@ def guard_config(
     return config
 
 
+def one_policy(settings: Any, **policy: Any) -> None:
+    """The test settings' ``RATELIMIT_GUARD`` with a single policy, ``"p"``: 1/m plus ``policy``."""
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "POLICIES": {"p": {"rate": "1/m", **policy}},
+    }
+
+
+#: The bearer token the metrics view tests configure.
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
+
+
+def metrics_settings(settings: Any, **section: Any) -> None:
+    """``RATELIMIT_GUARD`` with only its cache alias and this ``METRICS`` section."""
+    settings.RATELIMIT_GUARD = {**ALIAS_ONLY, "METRICS": section}
+
+
 # -- hits, requests, users ---------------------------------------------------------------------
 
 
@@ -151,46 +173,21 @@ class FakeUser:
         self.is_authenticated = authenticated
 
 
-# -- Redis statistics --------------------------------------------------------------------------
+# -- what a test reads back --------------------------------------------------------------------
+
+
+def setting_check_ids(value: Any, settings: Any) -> list[str]:
+    """The sorted ids of what the settings check reports with ``RATELIMIT_GUARD = value``."""
+    settings.RATELIMIT_GUARD = value
+    return sorted(m.id for m in check_settings())
+
+
+def breaker_state(scope: str = "ratelimit") -> str:
+    """The state of this process's breaker of ``scope``: closed, open or half_open."""
+    return get_breaker(scope).state.value
 
 
 def evalsha_calls(server: RedisServer) -> int:
     """EVALSHA commands ``server`` has run so far (every decision is one)."""
     stats = server.client().info("commandstats")
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
-
-
-def one_policy(settings: Any, **policy: Any) -> None:
-    """The test settings' ``RATELIMIT_GUARD`` with a single policy, ``"p"``: 1/m plus ``policy``."""
-    settings.RATELIMIT_GUARD = {
-        **settings.RATELIMIT_GUARD,
-        "POLICIES": {"p": {"rate": "1/m", **policy}},
-    }
-
-
-#: The smallest valid RATELIMIT_GUARD: the cache alias, nothing else.
-ALIAS_ONLY = {"CACHE_ALIAS": "ratelimit"}
-
-
-def setting_check_ids(value: Any, settings: Any) -> list[str]:
-    """The sorted ids of what the settings check reports with ``RATELIMIT_GUARD = value``."""
-    from django_ratelimit_guard.edge.checks import check_settings
-
-    settings.RATELIMIT_GUARD = value
-    return sorted(m.id for m in check_settings())
-
-
-#: The bearer token the metrics view tests configure.
-METRICS_TOKEN = "metrics-token-0123456789abcdef"
-
-
-def metrics_settings(settings: Any, **section: Any) -> None:
-    """``RATELIMIT_GUARD`` with only its cache alias and this ``METRICS`` section."""
-    settings.RATELIMIT_GUARD = {"CACHE_ALIAS": "ratelimit", "METRICS": section}
-
-
-def breaker_state(scope: str = "ratelimit") -> str:
-    """The state of this process's breaker of ``scope``: closed, open or half_open."""
-    from django_ratelimit_guard.engine.breakers import get_breaker
-
-    return get_breaker(scope).state.value
