@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.redis_servers import RedisServer  # noqa: E402
+from tests.support.redis_servers import RedisServer  # noqa: E402
 
 FLOOR_LUA = """
 local c = redis.call('INCR', KEYS[1])

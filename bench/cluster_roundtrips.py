@@ -16,7 +16,7 @@ import platform
 
 from _harness import FLOOR_LUA, configure_django, median, per_op_us, print_table
 
-from tests.redis_cluster import ClusterDeployment
+from tests.support.redis_cluster import ClusterDeployment
 
 POLICIES = {
     "sw": {"rate": "1000000000/h", "key": "ip"},

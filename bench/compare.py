@@ -3,7 +3,7 @@
     /work/venv311/bin/python bench/compare.py [--n 2000] [--rounds 7] [--clients 500]
 
 Needs the ``bench`` extra (django-ratelimit, djangorestframework, limits). Starts its own
-redis-server on a free port (``tests/redis_servers.py``) and stops it afterwards; installs
+redis-server on a free port (``tests/support/redis_servers.py``) and stops it afterwards; installs
 nothing. Prints four tables:
 
 1. per-check latency, median and p99 of individually timed checks, for one and for three

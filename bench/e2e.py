@@ -35,7 +35,7 @@ from pathlib import Path
 
 from _harness import ROOT, RedisServer, print_table, versions
 
-from tests.redis_servers import free_port
+from tests.support.redis_servers import free_port
 
 EXAMPLE = ROOT / "example_project"
 SOCKET_TIMEOUT_MS = 100  # example.settings: SOCKET_TIMEOUT 0.1 s

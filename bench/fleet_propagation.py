@@ -2,9 +2,9 @@
 the request path pays for the channel.
 
 Run:  PYTHONPATH=. /work/venv311/bin/python bench/fleet_propagation.py [rounds]
-Starts its own redis-server (tests/redis_servers.py) and three real worker processes (two sync,
-one async; tests/fleet/worker.py) sharing a temporary SQLite file; this process issues the
-commands. Delay = wall time of a worker's first decision in the new state minus the command's
+Starts its own redis-server (tests/support/redis_servers.py) and three real worker processes (two
+sync, one async; tests/support/fleet/worker.py) sharing a temporary SQLite file; this process issues
+the commands. Delay = wall time of a worker's first decision in the new state minus the command's
 created_at; each worker gets one request every ~20 ms. Figures are medians / maxima of this run.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fleet.harness import Worker, fleet_env, manage, wait_for_source
-from tests.redis_servers import RedisServer
+from tests.support.fleet.harness import Worker, fleet_env, manage, wait_for_source
+from tests.support.redis_servers import RedisServer
 
 POLLS = (0.5, 2.0)
 
@@ -34,7 +34,7 @@ def main(rounds: int) -> None:
         env = fleet_env(db, server.url, POLLS[0])
         assert manage(env, "migrate", "--noinput", "-v", "0").returncode == 0
         os.environ.update({k: env[k] for k in ("RLG_FLEET_DB", "RLG_FLEET_REDIS")})
-        os.environ["DJANGO_SETTINGS_MODULE"] = "tests.fleet.settings"
+        os.environ["DJANGO_SETTINGS_MODULE"] = "tests.support.fleet.settings"
         import django
 
         django.setup()

@@ -82,7 +82,7 @@ def redis_instructions(args: list[object], script: str, calls: int) -> int:
     """Instructions a callgrind-run redis-server spends on ``calls`` pipelined EVALSHAs."""
     import redis
 
-    from tests.redis_servers import free_port, redis_server_binary
+    from tests.support.redis_servers import free_port, redis_server_binary
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"

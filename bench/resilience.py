@@ -1,7 +1,7 @@
 """Resilience figures: open-breaker decisions, memory store cost, bytes per entry, frozen Redis.
 
 Run:  PYTHONPATH=. /work/venv311/bin/python bench/resilience.py
-Starts its own redis-server on a free port (tests/redis_servers.py) and stops it afterwards.
+Starts its own redis-server on a free port (tests/support/redis_servers.py) and stops it afterwards.
 Every figure is a median (or a percentile) from this run; ratios compare figures of the same run.
 """
 
@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import django
 from django.conf import settings
 
-from tests.redis_servers import RedisServer
+from tests.support.redis_servers import RedisServer
 
 SOCKET_TIMEOUT = 0.1
 

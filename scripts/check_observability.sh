@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Validate the observability kit with promtool: syntax of the alert rules and their unit tests
-# (tests/observability/alerts_test.yml). CI calls this. promtool comes from PATH, $PROMTOOL, or
+# (tests/contrib/alerts_test.yml). CI calls this. promtool comes from PATH, $PROMTOOL, or
 # is extracted (not installed: no service is started) from Debian's prometheus package.
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
@@ -12,4 +12,4 @@ if [ -z "$PROMTOOL" ]; then
   PROMTOOL="$TMP/x/usr/bin/promtool"
 fi
 "$PROMTOOL" check rules "$SRC/django_ratelimit_guard/contrib/observability/prometheus-alerts.yml"
-cd "$SRC/tests/observability" && "$PROMTOOL" test rules alerts_test.yml
+cd "$SRC/tests/contrib" && "$PROMTOOL" test rules alerts_test.yml

@@ -3,7 +3,7 @@
 The memory fallback store decides with these functions; the Redis store runs the Lua script. Each
 line below mirrors one line of the script, with the same IEEE-754 double arithmetic (Python floats
 are doubles, as Lua 5.1 numbers are), so both decide every sequence alike — a differential test
-(``tests/test_algorithms_differential.py``) holds them to it.
+(``tests/core/test_algorithms.py``) holds them to it.
 
 State per storage key:
 

@@ -7,23 +7,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from django.test import RequestFactory
 
-from tests.conftest import redis_cache
+from tests.support.builders import redis_cache
 
 _locations = itertools.count()
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
-
-
-class MockUser:
-    def __init__(self, authenticated: bool = False, pk: int = 1) -> None:
-        self.pk = pk
-        self.is_authenticated = authenticated
-
-
-@pytest.fixture
-def rf() -> RequestFactory:
-    return RequestFactory()
 
 
 @pytest.fixture(params=["engine", "redis-cache", "locmem"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django_ratelimit_guard.compat.checks import check_compat
-from tests.conftest import redis_cache
+from tests.support.builders import redis_cache
 
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
 

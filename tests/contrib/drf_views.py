@@ -1,4 +1,5 @@
-"""DRF views for tests/contrib/test_rest_framework.py (URLconf: tests.contrib.drf_urls)."""
+"""DRF views for tests/contrib/test_rest_framework*.py (URLconf: tests.contrib.drf_urls), and the
+policies they name."""
 
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.renderers import JSONRenderer
@@ -7,6 +8,15 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from django_ratelimit_guard.contrib.rest_framework import PolicyThrottle, RateLimitHeadersMixin
+
+POLICIES = {
+    "drf-scope": {"rate": "2/m", "key": "ip"},
+    "drf-burst": {"rate": "3/m", "key": "ip"},
+    "drf-sustained": {"rate": "2/h", "key": "ip"},
+    "drf-user": {"rate": "1/m", "key": "user"},
+    "drf-path": {"rate": "2/m", "key": "ip", "paths": ["/drf/path/"]},
+    "drf-closed": {"rate": "2/m", "key": "ip", "fail_mode": "closed"},
+}
 
 
 class HeaderUserAuthentication(BaseAuthentication):

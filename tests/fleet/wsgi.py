@@ -1,7 +1,0 @@
-import os
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.fleet.settings")
-
-from django.core.wsgi import get_wsgi_application
-
-application = get_wsgi_application()

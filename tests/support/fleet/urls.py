@@ -1,0 +1,5 @@
+from django.urls import path
+
+from tests.support.fleet import views
+
+urlpatterns = [path("fleet/", views.where)]
