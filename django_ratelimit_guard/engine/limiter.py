@@ -29,6 +29,7 @@ def _needs_sync_context(policies: Sequence[Policy]) -> bool:
         not isinstance(p.rate, Rate)
         or not isinstance(p.cost, int)
         or p.key.uses_user
+        or p.skip_if is not None  # issue #15: user code (may read request.user, the ORM)
         or (
             p.key.spec not in ("ip", "api_key") and not p.key.spec.startswith(("header:", "param:"))
         )
