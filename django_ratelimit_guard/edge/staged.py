@@ -24,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from django_ratelimit_guard.core import bus
-from django_ratelimit_guard.core.decisions import Result
+from django_ratelimit_guard.core.decisions import Decision, Result
 from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.edge.responses import add_headers, record, rejection_response
 from django_ratelimit_guard.engine import concurrency, limiter, outcomes
@@ -89,11 +90,32 @@ def _before(
     return None
 
 
+def _uncounted(decision: Decision, policy: Policy) -> Decision:
+    """A peeked decision as the state after a response that did not count: the engine's peek
+    reports what would remain *after* one more hit, and this response was not one."""
+    cost = policy.cost if isinstance(policy.cost, int) else 1
+    return replace(decision, remaining=min(decision.limit, decision.remaining + cost))
+
+
 def _count_after(request: HttpRequest, deferred: list[Policy], response: HttpResponse) -> None:
     try:
         matched = outcomes.counted(deferred, request, response)
         if matched:
             _replace(request, limiter.decide(request, matched))
+        result = getattr(request, "rate_limit", None)
+        if len(matched) < len(deferred) and isinstance(result, Result):
+            names = {p.name for p in matched}
+            by_name = {p.name: p for p in deferred if p.name not in names}
+            _replace(
+                request,
+                Result(
+                    [
+                        _uncounted(d, by_name[d.policy])
+                        for d in result.decisions
+                        if d.policy in by_name and d.allowed
+                    ]
+                ),
+            )
     except Exception:  # the response is built: it goes out whatever happened here
         logger.exception("Counting the outcome of a response failed; the response is returned.")
 
