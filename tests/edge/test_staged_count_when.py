@@ -161,7 +161,7 @@ def test_over_admission_is_bounded_by_the_requests_in_flight(limited):
         capability_views.gate.set()
     assert statuses == [401] * in_flight  # admitted: L - 1 + C = L + C - 1 in the window
     raw = get_redis_connection("ratelimit")
-    (key,) = [k for k in raw.scan_iter("rlg:*:failed-login:*")]
+    (key,) = list(raw.scan_iter("rlg:*:failed-login:*"))
     assert int(raw.hget(key, "c")) == limit  # counted up to the limit, not beyond
     assert login(client, "wrong").status_code == 429
 
