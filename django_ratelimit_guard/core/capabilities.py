@@ -112,19 +112,9 @@ def _int_in(
     return error(number, f"{where}[{field!r}] is {value!r}: expected an int {low} to {high}.", hint)
 
 
-def build_capabilities(
-    raw: Mapping[str, Any], where: str, problems: list[Problem]
-) -> dict[str, Any]:
-    """Validate the capability fields of one policy dict; return them as ``Policy`` arguments
-    (only those given). Problems are appended to ``problems``."""
-    out: dict[str, Any] = {}
-    if raw.get("exempt_ips") is not None:
-        out["exempt_ips"] = _exempt_ips(raw["exempt_ips"], where, problems)
-    if raw.get("skip_if") is not None:
-        out["skip_if"] = _callable(raw["skip_if"], where, "skip_if", 111, problems)
-    if raw.get("count_when") is not None:
-        out["count_when"] = _count_when(raw["count_when"], where, problems)
-
+def _concurrency(
+    raw: Mapping[str, Any], where: str, problems: list[Problem], out: dict[str, Any]
+) -> None:
     concurrent = raw.get("concurrency") is not None
     if concurrent:
         problem = _int_in(
@@ -182,6 +172,22 @@ def build_capabilities(
             problems.append(problem)
         else:
             out["concurrency_timeout"] = raw["concurrency_timeout"]
+
+
+def build_capabilities(
+    raw: Mapping[str, Any], where: str, problems: list[Problem]
+) -> dict[str, Any]:
+    """Validate the capability fields of one policy dict; return them as ``Policy`` arguments
+    (only those given). Problems are appended to ``problems``."""
+    out: dict[str, Any] = {}
+    if raw.get("exempt_ips") is not None:
+        out["exempt_ips"] = _exempt_ips(raw["exempt_ips"], where, problems)
+    if raw.get("skip_if") is not None:
+        out["skip_if"] = _callable(raw["skip_if"], where, "skip_if", 111, problems)
+    if raw.get("count_when") is not None:
+        out["count_when"] = _count_when(raw["count_when"], where, problems)
+
+    _concurrency(raw, where, problems, out)
     return out
 
 

@@ -26,7 +26,7 @@ from django_ratelimit_guard.engine import callbacks
 @functools.lru_cache(maxsize=4096)
 def _in_networks(address: object, networks: tuple[IPNetwork, ...]) -> bool:
     return any(
-        address.version == net.version and address in net  # type: ignore[attr-defined, operator]
+        address.version == net.version and address in net  # type: ignore[attr-defined]
         for net in networks
     )
 

@@ -160,7 +160,7 @@ def add(
 def remove(rule_id: int) -> RateLimitOverride:
     """Delete one rule by id; ``ActionError`` when there is none."""
     try:
-        row = RateLimitOverride.objects.filter(pk=rule_id).first()
+        row: RateLimitOverride | None = RateLimitOverride.objects.filter(pk=rule_id).first()
         if row is None:
             raise ActionError(f"There is no override #{rule_id}.")
         row.delete()
