@@ -124,6 +124,8 @@ def reset_client(policy_name: str, key_value: str | None = None, digest: str | N
     else:
         # issue #13 item 9: validated and normalized for the policy's key kind (an "ip" policy
         # gets the bucket client_ip gives that address), so a typo is an error, not a no-op.
+        if not key_value or len(key_value) > MAX_KEY_VALUE or not key_value.isprintable():
+            raise ActionError(f"The key value must be 1 to {MAX_KEY_VALUE} printable characters.")
         try:
             value = normalize_key_value(policy.key, key_value or "", guard_settings().client_ip)
         except ValueError as exc:

@@ -277,3 +277,12 @@ async def test_an_asgi_client_disconnect_gives_the_slot_back(settings, redis):
     await asyncio.wait_for(served, 10)
     assert not event.is_set() and sent == []  # the view never finished; nothing was sent
     assert slots_held() == 0
+
+
+def test_check_refuses_a_concurrency_policy_naming_the_fix(settings, redis):
+    from django_ratelimit_guard import check
+
+    settings.RATELIMIT_GUARD = guard()
+    request = Client().get("/", REMOTE_ADDR=IP).wsgi_request
+    with pytest.raises(TypeError, match="apply it to the view"):
+        check(request, "exports")

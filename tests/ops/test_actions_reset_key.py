@@ -23,7 +23,7 @@ def reset_key(*args: str) -> str:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("value", ["not-an-ip", "203.0.113.0/24", "", "1.2.3.4.5"])
+@pytest.mark.parametrize("value", ["not-an-ip", "203.0.113.0/24", " ", "1.2.3.4.5"])
 def test_a_malformed_address_for_an_ip_policy_exits_2_and_resets_nothing(redis, value):
     with pytest.raises(CommandError, match="keys on 'ip'") as caught:
         reset_key("login", value)
