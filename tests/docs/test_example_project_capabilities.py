@@ -24,8 +24,10 @@ setup_test_environment()
 client = Client()
 wrong = {"username": "x", "password": "y"}
 print("signin", [client.post("/signin/", wrong).status_code for _ in range(6)])
-health = [client.get("/api/items/", HTTP_USER_AGENT="HealthChecker/1").status_code for _ in range(15)]
-print("health", sorted(set(health)), "headers", "RateLimit" in client.get("/api/items/", HTTP_USER_AGENT="HealthChecker/1"))
+checker = {"HTTP_USER_AGENT": "HealthChecker/1"}
+health = [client.get("/api/items/", **checker).status_code for _ in range(15)]
+headers = "RateLimit" in client.get("/api/items/", **checker)
+print("health", sorted(set(health)), "headers", headers)
 results = []
 def export():
     results.append(Client().get("/export/?seconds=1").status_code)
