@@ -113,7 +113,8 @@ def main() -> None:
         ]
         print(versions() + f"; n={args.n}, reps={args.reps}; a shared 2-core machine")
         print_table(
-            "Per call: median µs, ratio to one raw EVALSHA, Redis commands one call caused (INFO commandstats, script internals included)",
+            "Per call: median µs, ratio to one raw EVALSHA, Redis commands one call caused "
+            "(INFO commandstats, script internals included)",
             table,
             ("call", "µs", "× floor", "Redis commands"),
         )
