@@ -16,12 +16,14 @@ off this path). :func:`respond` / :func:`arespond`, in order:
    is — never a 500.
 6. **The slots given back** in a ``finally``: on success, when the view raises, and when an ASGI
    client disconnects (Django cancels the view's task; the release is shielded from a second
-   cancellation). A slot that could not be given back expires after ``concurrency_timeout``.
+   cancellation) — or, for a streaming response, when the server closes it after its last chunk.
+   A slot that could not be given back expires after ``concurrency_timeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -120,6 +122,15 @@ def _count_after(request: HttpRequest, deferred: list[Policy], response: HttpRes
         logger.exception("Counting the outcome of a response failed; the response is returned.")
 
 
+def _release_on_close(response: HttpResponse, leases: concurrency.Leases) -> bool:
+    """A streaming response holds its slots until the server closes it (after the last chunk,
+    or when the client went away): Django calls its resource closers then."""
+    if not getattr(response, "streaming", False):
+        return False
+    response._resource_closers.append(functools.partial(concurrency.release, leases))
+    return True
+
+
 def respond(request: HttpRequest, policies: Sequence[Policy], view: View) -> HttpResponse:
     """Decide ``policies`` in stages around ``view(request)`` (module docstring)."""
     plain, deferred, slots = _split(policies)
@@ -136,6 +147,8 @@ def respond(request: HttpRequest, policies: Sequence[Policy], view: View) -> Htt
         response = view(request)
         if deferred:
             _count_after(request, deferred, response)
+        if leases and _release_on_close(response, leases):
+            leases = None  # the body is still to be streamed: the slot is held until then
         return add_headers(response, request)
     finally:
         if leases:
@@ -163,6 +176,8 @@ async def arespond(
         response = await view(request)
         if deferred:
             await sync_to_async(_count_after)(request, deferred, response)
+        if leases and _release_on_close(response, leases):
+            leases = None
         return add_headers(response, request)
     finally:
         if leases:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 from django_ratelimit_guard import rate_limit
 from tests.edge.capability_settings import POLICIES
@@ -60,6 +60,17 @@ async def async_export(request):
     if event is not None:
         await event.wait()
     return HttpResponse("report")
+
+
+@exports_policy
+def streamed_export(request):
+    def rows():
+        yield "id,name\n"
+        arrived.release()
+        gate.wait(10)
+        yield "1,apple\n"
+
+    return StreamingHttpResponse(rows(), content_type="text/csv")
 
 
 @office_policy

@@ -286,3 +286,23 @@ def test_check_refuses_a_concurrency_policy_naming_the_fix(settings, redis):
     request = Client().get("/", REMOTE_ADDR=IP).wsgi_request
     with pytest.raises(TypeError, match="apply it to the view"):
         check(request, "exports")
+
+
+def test_a_streaming_response_holds_its_slot_until_its_body_is_sent(settings, redis):
+    settings.RATELIMIT_GUARD = guard(exports={"concurrency": 1, "key": "ip"})
+    capability_views.gate.clear()
+
+    def stream() -> tuple[int, bytes]:
+        response = Client().get("/streamed-export/", REMOTE_ADDR=IP)
+        body = b"".join(response.streaming_content)
+        response.close()  # as a WSGI server does after the last chunk
+        return response.status_code, body
+
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(stream)
+        assert capability_views.arrived.acquire(timeout=10)  # the first chunk is out
+        assert slots_held() == 1
+        assert export().status_code == 429  # the slot is still held while streaming
+        capability_views.gate.set()
+        assert running.result(10) == (200, b"id,name\n1,apple\n")
+    assert slots_held() == 0
