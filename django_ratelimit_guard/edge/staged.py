@@ -127,7 +127,8 @@ def _release_on_close(response: HttpResponse, leases: concurrency.Leases) -> boo
     or when the client went away): Django calls its resource closers then."""
     if not getattr(response, "streaming", False):
         return False
-    response._resource_closers.append(functools.partial(concurrency.release, leases))
+    closers: list[Callable[[], object]] = response._resource_closers  # type: ignore[attr-defined]
+    closers.append(functools.partial(concurrency.release, leases))
     return True
 
 
