@@ -230,8 +230,11 @@ def test_racing_processes_never_exceed_the_limit(settings, redis):
     assert slots_held() == 0
 
 
-async def test_async_view_gives_the_slot_back(settings, redis):
+@pytest.mark.parametrize("middleware", [True, False])
+async def test_async_view_gives_the_slot_back(settings, redis, middleware):
     settings.RATELIMIT_GUARD = guard()
+    if not middleware:
+        settings.MIDDLEWARE = []
     client = AsyncClient()
     for _ in range(4):
         response = await client.get("/async-export/", REMOTE_ADDR=IP)

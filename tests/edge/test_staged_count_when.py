@@ -166,8 +166,11 @@ def test_over_admission_is_bounded_by_the_requests_in_flight(limited):
     assert login(client, "wrong").status_code == 429
 
 
-async def test_async_view_counts_only_failures(settings, redis):
+@pytest.mark.parametrize("middleware", [True, False])
+async def test_async_view_counts_only_failures(settings, redis, middleware):
     settings.RATELIMIT_GUARD = guard()
+    if not middleware:
+        settings.MIDDLEWARE = []
     client = AsyncClient()
     for _ in range(3):
         ok = await client.post("/async-login/", {"password": "right"}, REMOTE_ADDR="203.0.113.9")
