@@ -99,4 +99,17 @@ def _list(as_json: bool, write: Any) -> None:
         )
 
 
-__all__ = ["add_parser", "handle"]
+def status_lines(snap: Any, write: Any) -> None:
+    """The rules in force, for ``status`` (one line each)."""
+    if snap.overrides_error:
+        write(f"Overrides: could not be read ({snap.overrides_error})")
+    for rule in snap.overrides:
+        rate = f" {rule['rate']}" if rule["rate"] else ""
+        unknown = "" if rule["known_policy"] else " (no such policy: not applied)"
+        write(
+            f"Override #{rule['id']}: {rule['action']}{rate} {rule['key']} on {rule['policy']}"
+            f"{unknown}, expires {rule['expires_at'] or 'never'}"
+        )
+
+
+__all__ = ["add_parser", "handle", "status_lines"]

@@ -206,3 +206,12 @@ def test_no_rules_cost_nothing_but_a_falsy_check(guard):
     assert get().status_code == 200
     raw = get_redis_connection("ratelimit")
     assert raw.dbsize() == 2  # the two policies' counters, nothing else
+
+
+def test_the_status_command_lists_the_rules(guard):
+    from io import StringIO
+
+    overrides.add("api", IP, "rate", rate="50/m")
+    out = StringIO()
+    call_command("ratelimit_guard", "status", stdout=out)
+    assert "Override #" in out.getvalue() and f"rate 50/m {IP} on api" in out.getvalue()

@@ -127,6 +127,7 @@ class Command(BaseCommand):
         else:
             w(f"Redis ({r.alias}): UNREACHABLE ({r.error})")
         self._fleet_lines(snap)
+        overrides.status_lines(snap, w)  # issue #15
         f = snap.fallback
         evictions = ", ".join(f"{k}={v}" for k, v in f.evictions.items()) or "none"
         w(
