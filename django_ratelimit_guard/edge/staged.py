@@ -99,27 +99,63 @@ def _uncounted(decision: Decision, policy: Policy) -> Decision:
     return replace(decision, remaining=min(decision.limit, decision.remaining + cost))
 
 
+def _settle(request: HttpRequest, deferred: list[Policy], matched: list[Policy]) -> None:
+    """The decisions of the count_when policies this response did not count, as they stand."""
+    result = getattr(request, "rate_limit", None)
+    if len(matched) == len(deferred) or not isinstance(result, Result):
+        return
+    names = {p.name for p in matched}
+    by_name = {p.name: p for p in deferred if p.name not in names}
+    kept = [
+        _uncounted(d, by_name[d.policy])
+        for d in result.decisions
+        if d.policy in by_name and d.allowed
+    ]
+    _replace(request, Result(kept))
+
+
+_FAILED = "Counting the outcome of a response failed; the response is returned."
+
+
 def _count_after(request: HttpRequest, deferred: list[Policy], response: HttpResponse) -> None:
     try:
         matched = outcomes.counted(deferred, request, response)
         if matched:
             _replace(request, limiter.decide(request, matched))
-        result = getattr(request, "rate_limit", None)
-        if len(matched) < len(deferred) and isinstance(result, Result):
-            names = {p.name for p in matched}
-            by_name = {p.name: p for p in deferred if p.name not in names}
-            _replace(
-                request,
-                Result(
-                    [
-                        _uncounted(d, by_name[d.policy])
-                        for d in result.decisions
-                        if d.policy in by_name and d.allowed
-                    ]
-                ),
-            )
+        _settle(request, deferred, matched)
     except Exception:  # the response is built: it goes out whatever happened here
-        logger.exception("Counting the outcome of a response failed; the response is returned.")
+        logger.exception(_FAILED)
+
+
+async def _acount_after(
+    request: HttpRequest, deferred: list[Policy], response: HttpResponse
+) -> None:
+    try:
+        if all(isinstance(p.count_when, frozenset) for p in deferred):
+            matched = outcomes.counted(deferred, request, response)  # status codes: pure
+        else:  # user predicates may be sync-only code (the ORM)
+            matched = await sync_to_async(outcomes.counted)(deferred, request, response)
+        if matched:
+            _replace(request, await limiter.adecide(request, matched))
+        _settle(request, deferred, matched)
+    except Exception:
+        logger.exception(_FAILED)
+
+
+async def _abefore(
+    request: HttpRequest, plain: list[Policy], deferred: list[Policy]
+) -> HttpResponse | None:
+    if deferred:
+        peek = await limiter.adecide(request, deferred, count=False)
+        record(request, peek)
+        if peek.rejected:
+            return await sync_to_async(_rejected_peek)(request, peek)
+    if plain:
+        result = await limiter.adecide(request, plain)
+        record(request, result)
+        if result.rejected:
+            return rejection_response(request, result.decision)
+    return None
 
 
 def _release_on_close(response: HttpResponse, leases: concurrency.Leases) -> bool:
@@ -170,13 +206,12 @@ async def arespond(
         if taken.rejected:
             return rejection_response(request, taken.decision)
     try:
-        if deferred or plain:
-            refused = await sync_to_async(_before)(request, plain, deferred)
-            if refused is not None:
-                return refused
+        refused = await _abefore(request, plain, deferred)
+        if refused is not None:
+            return refused
         response = await view(request)
         if deferred:
-            await sync_to_async(_count_after)(request, deferred, response)
+            await _acount_after(request, deferred, response)
         if leases and _release_on_close(response, leases):
             leases = None
         return add_headers(response, request)
