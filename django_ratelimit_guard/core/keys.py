@@ -129,12 +129,11 @@ def address_bucket(address: IPAddress, config: ClientIPSettings) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def client_address(request: HttpRequest, config: ClientIPSettings) -> IPAddress | None:
-    """The client's own address as ``client_ip`` finds it (behind trusted proxies), unmasked;
-    None when REMOTE_ADDR is empty or unparseable. For ``exempt_ips`` (engine/exemptions.py)."""
-    meta = request.META
-    forwarded = meta.get(config.header) if config.trusted_proxies else None
-    return _walk(str(meta.get("REMOTE_ADDR") or ""), str(forwarded or ""), config)
+def address_from(remote: str, forwarded: str, config: ClientIPSettings) -> IPAddress | None:
+    """The client's own address as ``client_ip`` finds it from REMOTE_ADDR and the forwarded
+    header (walked only behind trusted proxies), unmasked; None when REMOTE_ADDR is empty or
+    unparseable. For ``exempt_ips`` (engine/exemptions.py)."""
+    return _walk(remote, forwarded, config)
 
 
 # Pure in its arguments, so cached: parsing addresses is the costliest step of a decision and the

@@ -18,12 +18,16 @@ import functools
 from django.http import HttpRequest
 
 from django_ratelimit_guard.conf.settings import on_reload
-from django_ratelimit_guard.core.keys import ClientIPSettings, IPNetwork, client_address
+from django_ratelimit_guard.core.keys import (
+    CACHED_HEADER_LENGTH,
+    ClientIPSettings,
+    IPNetwork,
+    address_from,
+)
 from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.engine import callbacks
 
 
-@functools.lru_cache(maxsize=4096)
 def _in_networks(address: object, networks: tuple[IPNetwork, ...]) -> bool:
     return any(
         address.version == net.version and address in net  # type: ignore[attr-defined]
@@ -31,16 +35,32 @@ def _in_networks(address: object, networks: tuple[IPNetwork, ...]) -> bool:
     )
 
 
+def _match(
+    remote: str, forwarded: str, config: ClientIPSettings, networks: tuple[IPNetwork, ...]
+) -> bool:
+    address = address_from(remote, forwarded, config)
+    return address is not None and _in_networks(address, networks)
+
+
+#: Pure in its arguments and the costliest step (parsing addresses), so cached as ``client_ip``'s
+#: buckets are; a forwarded chain longer than ``CACHED_HEADER_LENGTH`` is never pinned in it.
+_cached_match = functools.lru_cache(maxsize=4096)(_match)
+
+
 @on_reload
 def _forget() -> None:
-    _in_networks.cache_clear()
+    _cached_match.cache_clear()
 
 
 def exempt(policy: Policy, request: HttpRequest, client_ip: ClientIPSettings) -> bool:
     """Whether ``policy`` does not apply to ``request`` (its client is exempt, or skip_if)."""
     if policy.exempt_ips:
-        address = client_address(request, client_ip)
-        if address is not None and _in_networks(address, policy.exempt_ips):
+        meta = request.META
+        remote = str(meta.get("REMOTE_ADDR") or "")
+        header = meta.get(client_ip.header) if client_ip.trusted_proxies else None
+        forwarded = str(header or "")
+        match = _match if len(remote) + len(forwarded) > CACHED_HEADER_LENGTH else _cached_match
+        if match(remote, forwarded, client_ip, policy.exempt_ips):
             return True
     skip_if = policy.skip_if
     if skip_if is None:

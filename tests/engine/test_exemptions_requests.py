@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import AsyncClient, Client, RequestFactory
 
+from tests.edge import capability_views  # noqa: F401  (declares its inline policies now)
 from tests.edge.capability_settings import guard
 
 pytestmark = [pytest.mark.urls("tests.edge.capability_urls"), pytest.mark.django_db]
