@@ -105,3 +105,40 @@ def test_racing_threads_never_exceed_the_limit_on_the_cluster(slots):
         granted = sum(pool.map(lambda _: worker(), range(8)))
     assert worst[0] <= 2 and granted > 0
     assert raw.zcard(key) == 0
+
+
+def test_count_when_and_a_rate_override_work_on_the_cluster(slots, settings):
+    from django.http import HttpResponse
+
+    from django_ratelimit_guard.core.rates import Rate
+    from django_ratelimit_guard.edge import staged
+    from django_ratelimit_guard.engine import overrides
+    from django_ratelimit_guard.engine.overrides import RATE, Rule, override_key
+
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "POLICIES": {
+            **settings.RATELIMIT_GUARD["POLICIES"],
+            "failed": {"rate": "2/m", "key": "ip", "count_when": [401]},
+        },
+    }
+    policy = guard_settings().policies["failed"]
+
+    def attempt(status: int) -> int:
+        request = rf.post("/", REMOTE_ADDR="203.0.113.11")
+        return staged.respond(request, [policy], lambda r: HttpResponse(status=status)).status_code
+
+    assert [attempt(200) for _ in range(3)] == [200, 200, 200]  # successes never count
+    assert [attempt(401) for _ in range(3)] == [401, 401, 429]
+
+    overrides.install([Rule(1, "api", "203.0.113.12", RATE, Rate(1, 60), None)])
+    try:
+        from django_ratelimit_guard import check
+
+        request = rf.get("/", REMOTE_ADDR="203.0.113.12")
+        assert [check(request, "api").allowed for _ in range(2)] == [True, False]
+        raw = get_redis_connection("ratelimit")
+        own = override_key(key_of("203.0.113.12", "api"), Rate(1, 60))
+        assert raw.exists(own) and raw.keyslot(own) == raw.keyslot(key_of("203.0.113.12"))
+    finally:
+        overrides.forget()
