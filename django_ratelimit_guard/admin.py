@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
@@ -24,12 +25,19 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone as dj_timezone
 
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core.exceptions import ActionError
 from django_ratelimit_guard.core.keys import hash_key_value
 from django_ratelimit_guard.ops import actions, status
-from django_ratelimit_guard.ops.models import BreakerCommand, BreakerEvent, Status
+from django_ratelimit_guard.ops import overrides as rule_actions
+from django_ratelimit_guard.ops.models import (
+    BreakerCommand,
+    BreakerEvent,
+    RateLimitOverride,
+    Status,
+)
 
 logger = logging.getLogger("django_ratelimit_guard")
 
@@ -202,3 +210,52 @@ class BreakerCommandAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deleting a standing force-open would silently change what workers obey
+
+
+class OverrideForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Validates a rule as ``override add`` does (ops/overrides.py), normalizing the key value."""
+
+    class Meta:
+        model = RateLimitOverride
+        fields = ("policy", "key", "action", "rate", "expires_at", "reason")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        try:
+            data["key"], data["rate"] = rule_actions.validate(
+                data.get("policy", ""),
+                data.get("key", ""),
+                data.get("action", ""),
+                data.get("rate", ""),
+                data.get("expires_at"),
+            )
+        except ActionError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+@admin.register(RateLimitOverride)
+class RateLimitOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Runtime overrides (issue #15): Django's model permissions guard each action and the admin
+    log records each change (its entry names the rule by id and policy, not the key value)."""
+
+    form = OverrideForm
+    list_display = ("id", "policy", "key", "action", "rate", "expires_at", "reason", "created_by")
+    list_filter = ("action", "policy")
+    search_fields = ("key", "reason")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.created_at = dj_timezone.now()
+        obj.created_by = request.user.get_username()
+        super().save_model(request, obj, form, change)
+        rule_actions.sync()  # this process at once; the others within their next poll
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        rule_actions.sync()
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        super().delete_queryset(request, queryset)
+        rule_actions.sync()

@@ -65,7 +65,8 @@ class MetricsSettings:
 class ControlSettings:
     """The fleet control channel (``ops/fleet.py``): how often a busy process looks for commands."""
 
-    poll_seconds: float = 2.0  # 0: no background poll (commands apply only where issued)
+    # 1 s: overrides and commands apply within 2 s end to end (docs/overrides.md); 0: no poll.
+    poll_seconds: float = 1.0
     keep_commands: int = 200
 
 

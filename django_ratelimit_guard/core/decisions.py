@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Literal
 
-Source = Literal["redis", "memory", "open", "closed"]
+#: ``override``: decided in process by a runtime override's ``block`` (issue #15, no store call).
+Source = Literal["redis", "memory", "open", "closed", "override"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,10 +118,22 @@ def _compute_bucket(remote: str, forwarded: str, config: ClientIPSettings) -> st
     address = _walk(remote, forwarded, config)
     if address is None:
         return UNKNOWN_IP
+    return address_bucket(address, config)
+
+
+def address_bucket(address: IPAddress, config: ClientIPSettings) -> str:
+    """The bucket of one client address: itself, or its network under IPV4/IPV6_PREFIX."""
     prefix = config.ipv4_prefix if address.version == 4 else config.ipv6_prefix
     if prefix == address.max_prefixlen:
         return str(address)
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def address_from(remote: str, forwarded: str, config: ClientIPSettings) -> IPAddress | None:
+    """The client's own address as ``client_ip`` finds it from REMOTE_ADDR and the forwarded
+    header (walked only behind trusted proxies), unmasked; None when REMOTE_ADDR is empty or
+    unparseable. For ``exempt_ips`` (engine/exemptions.py)."""
+    return _walk(remote, forwarded, config)
 
 
 # Pure in its arguments, so cached: parsing addresses is the costliest step of a decision and the

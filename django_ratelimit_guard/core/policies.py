@@ -13,7 +13,15 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from django_ratelimit_guard.core.algorithms import Algorithm
-from django_ratelimit_guard.core.keys import ClientIPSettings, KeySpec, build_key
+from django_ratelimit_guard.core.capabilities import (
+    CAPABILITY_FIELDS,
+    DEFAULT_CONCURRENCY_TIMEOUT,
+    CountWhen,
+    SkipFunc,
+    build_capabilities,
+    no_rate,
+)
+from django_ratelimit_guard.core.keys import ClientIPSettings, IPNetwork, KeySpec, build_key
 from django_ratelimit_guard.core.problems import Problem, error
 from django_ratelimit_guard.core.rates import Rate, RateError, parse_rate
 
@@ -45,6 +53,7 @@ POLICY_FIELDS = frozenset(
         "block",
         "critical",
         "fallback_rate",
+        *CAPABILITY_FIELDS,  # issue #15: core/capabilities.py
     }
 )
 
@@ -65,6 +74,22 @@ class Policy:
     fallback_rate: Rate | None = None
     # How the rate was written, for the admin page and `status` (a callable shows its path).
     rate_text: str = field(default="")
+    # issue #15 (core/capabilities.py); all off by default.
+    exempt_ips: tuple[IPNetwork, ...] = ()
+    skip_if: SkipFunc | None = None
+    count_when: CountWhen | None = None
+    concurrency: int | None = None  # a concurrency policy: its rate is ``no_rate``
+    concurrency_timeout: int = DEFAULT_CONCURRENCY_TIMEOUT
+    #: exempt_ips or skip_if: ``plan()`` asks ``engine/exemptions.py`` (one flag per policy).
+    screened: bool = field(default=False, init=False)
+    #: count_when or concurrency: the view is wrapped by ``edge/staged.py``.
+    staged: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "screened", bool(self.exempt_ips) or self.skip_if is not None)
+        object.__setattr__(
+            self, "staged", self.count_when is not None or self.concurrency is not None
+        )
 
     def applies_to_method(self, method: str | None) -> bool:
         return self.methods is None or (method or "").upper() in self.methods
@@ -129,8 +154,17 @@ def build_policy(
 
     rate: Rate | RateFunc | None = None
     rate_text = ""
-    if "rate" not in raw:
-        problems.append(error(2, f"{where} has no 'rate'.", "Add a rate such as '100/m'."))
+    capabilities = build_capabilities(raw, where, problems)
+    if raw.get("concurrency") is not None:
+        rate, rate_text = no_rate, f"{raw['concurrency']} in flight"
+    elif "rate" not in raw:
+        problems.append(
+            error(
+                2,
+                f"{where} has no 'rate'.",
+                "Add a rate such as '100/m' (or 'concurrency': N to limit requests in flight).",
+            )
+        )
     else:
         raw_rate = raw["rate"]
         if callable(raw_rate):
@@ -264,6 +298,7 @@ def build_policy(
             critical=flags["critical"],
             fallback_rate=fallback_rate,
             rate_text=rate_text,
+            **capabilities,
         ),
         [],
     )

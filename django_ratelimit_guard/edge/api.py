@@ -39,6 +39,13 @@ def _resolve(names: tuple[str | Policy, ...]) -> tuple[Policy, ...]:
             raise ImproperlyConfigured(
                 f"Unknown rate-limit policy {name!r}: add it to RATELIMIT_GUARD['POLICIES']."
             ) from None
+    for policy in policies:
+        if policy.concurrency is not None:  # issue #15: a slot needs an "after"
+            raise TypeError(
+                f"{policy.name!r} is a concurrency policy: it takes a slot before a view and "
+                "gives it back after, so apply it to the view with @rate_limit(...) or "
+                "middleware paths, not check()."
+            )
     return tuple(policies)
 
 

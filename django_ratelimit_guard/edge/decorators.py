@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_ratelimit_guard.core.exceptions import RateLimited
 from django_ratelimit_guard.core.policies import POLICY_FIELDS
+from django_ratelimit_guard.edge import staged
 from django_ratelimit_guard.edge.responses import (
     DECIDED_ATTR,
     add_headers,
@@ -47,6 +48,28 @@ def named_policy(name: str) -> Any:
         raise ImproperlyConfigured(
             f"rate_limit({name!r}) names no policy in RATELIMIT_GUARD['POLICIES']."
         ) from None
+
+
+def _call(view: Callable[..., Any], args: Any, kwargs: Any) -> Callable[[Any], Any]:
+    """The view as ``staged.respond`` calls it (issue #15): a raised RateLimited is a 429."""
+
+    def call(request: Any) -> Any:
+        try:
+            return view(request, *args, **kwargs)
+        except RateLimited as exc:
+            return rejection_response(request, exc.decision)
+
+    return call
+
+
+def _async_call(view: Callable[..., Any], args: Any, kwargs: Any) -> Callable[[Any], Any]:
+    async def call(request: Any) -> Any:
+        try:
+            return await view(request, *args, **kwargs)
+        except RateLimited as exc:
+            return rejection_response(request, exc.decision)
+
+    return call
 
 
 def rate_limit(
@@ -100,6 +123,8 @@ def rate_limit(
                 if not _is_request(request):
                     raise TypeError(_NOT_A_REQUEST)
                 todo = pending(request)
+                if todo and registry.has_staged() and staged.any_staged(todo):  # issue #15
+                    return await staged.arespond(request, todo, _async_call(view, args, kwargs))
                 if todo:
                     result = await limiter.adecide(request, todo)
                     record(request, result)
@@ -119,6 +144,8 @@ def rate_limit(
             if not _is_request(request):
                 raise TypeError(_NOT_A_REQUEST)
             todo = pending(request)
+            if todo and registry.has_staged() and staged.any_staged(todo):  # issue #15
+                return staged.respond(request, todo, _call(view, args, kwargs))
             if todo:
                 result = limiter.decide(request, todo)
                 record(request, result)

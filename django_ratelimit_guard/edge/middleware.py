@@ -15,6 +15,7 @@ from django.urls import Resolver404, URLResolver, get_resolver
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core.exceptions import RateLimited
 from django_ratelimit_guard.core.policies import Policy
+from django_ratelimit_guard.edge import staged
 from django_ratelimit_guard.edge.decorators import POLICIES_ATTR, named_policy
 from django_ratelimit_guard.edge.responses import add_headers, record, rejection_response
 from django_ratelimit_guard.engine import limiter, registry
@@ -89,6 +90,8 @@ class RateLimitMiddleware:
             return self.__acall__(request)
         policies = request_policies(request)
         if policies:
+            if registry.has_staged() and staged.any_staged(policies):  # issue #15
+                return staged.respond(request, policies, self.get_response)
             result = limiter.decide(request, policies)
             record(request, result)
             if result.rejected:
@@ -98,6 +101,8 @@ class RateLimitMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         policies = request_policies(request)
         if policies:
+            if registry.has_staged() and staged.any_staged(policies):  # issue #15
+                return await staged.arespond(request, policies, self.get_response)
             result = await limiter.adecide(request, policies)
             record(request, result)
             if result.rejected:

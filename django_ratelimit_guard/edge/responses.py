@@ -34,10 +34,11 @@ def rate_limit_headers(result: Result) -> dict[str, str]:
     """``RateLimit-Policy`` lists every enforcing policy; ``RateLimit`` reports the most
     restrictive. Shadow-mode (``block=False``) policies are not advertised to clients."""
     decisions = result.decisions
-    if all(d.block for d in decisions):
+    # Concurrency decisions (issue #15) have no window (0) and no quota over time to advertise.
+    if all(d.block and d.window for d in decisions):
         blocking, worst = decisions, result.decision
     else:
-        blocking = tuple(d for d in decisions if d.block)
+        blocking = tuple(d for d in decisions if d.block and d.window)
         worst = Result(blocking).decision
     if worst is None:
         return {}

@@ -16,10 +16,11 @@ from django.http import HttpRequest
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.core.algorithms import Verdict
-from django_ratelimit_guard.core.decisions import Result, Source, new_decision
+from django_ratelimit_guard.core.decisions import Decision, Result, Source, new_decision
 from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.core.rates import Rate
 from django_ratelimit_guard.engine import decide as store_decide
+from django_ratelimit_guard.engine import overrides
 from django_ratelimit_guard.engine.plan import PlannedHit, plan, storage_key
 
 
@@ -29,6 +30,7 @@ def _needs_sync_context(policies: Sequence[Policy]) -> bool:
         not isinstance(p.rate, Rate)
         or not isinstance(p.cost, int)
         or p.key.uses_user
+        or p.skip_if is not None  # issue #15: user code (may read request.user, the ORM)
         or (
             p.key.spec not in ("ip", "api_key") and not p.key.spec.startswith(("header:", "param:"))
         )
@@ -70,10 +72,23 @@ def decide(request: HttpRequest, policies: Sequence[Policy], *, count: bool = Tr
     if not config.enabled or not policies:
         return Result()
     planned = plan(request, policies, config)
+    ruled: list[Decision] = []
+    if overrides.rules:  # issue #15: runtime overrides (engine/overrides.py); none: this check
+        planned, ruled = overrides.apply(planned, config)
+        if ruled and Result(ruled).rejected:
+            return _ruled(request, ruled, count)  # a block: answered here, no store call
     if not planned:
-        return Result()
+        return Result(ruled)
     result = _finish(request, planned, store_decide.decide(planned, count=count), count)
     if count and result.rejected:
+        bus.limited.publish(request, result)
+    return Result([*ruled, *result.decisions]) if ruled else result
+
+
+def _ruled(request: HttpRequest, ruled: list[Decision], count: bool) -> Result:
+    result = Result(ruled)
+    if count:
+        bus.decided.publish(request, result)
         bus.limited.publish(request, result)
     return result
 
@@ -89,14 +104,19 @@ async def adecide(
         planned = await sync_to_async(plan)(request, policies, config)
     else:
         planned = plan(request, policies, config)
+    ruled: list[Decision] = []
+    if overrides.rules:  # issue #15, as in decide()
+        planned, ruled = overrides.apply(planned, config)
+        if ruled and Result(ruled).rejected:
+            return await sync_to_async(_ruled)(request, ruled, count)
     if not planned:
-        return Result()
+        return Result(ruled)
     result = _finish(request, planned, await store_decide.adecide(planned, count=count), count)
     if count and result.rejected:
         # Subscribers may be sync-only code (signal receivers using the ORM); rejections are
         # rare, the hop is fine.
         await sync_to_async(bus.limited.publish)(request, result)
-    return result
+    return Result([*ruled, *result.decisions]) if ruled else result
 
 
 def reset(policy: Policy, key_value: str) -> None:

@@ -21,6 +21,7 @@ from django_ratelimit_guard.core.algorithms import Hit
 from django_ratelimit_guard.core.keys import hash_key_value
 from django_ratelimit_guard.core.policies import MAX_COST, Policy, cached_rate
 from django_ratelimit_guard.core.rates import Rate, RateError
+from django_ratelimit_guard.engine import exemptions
 
 logger = logging.getLogger("django_ratelimit_guard")
 
@@ -36,10 +37,10 @@ class PlannedHit(NamedTuple):
 
 
 def storage_key(config: GuardSettings, policy: Policy, key_value: str) -> str:
-    """``<prefix>:{<digest>}:<policy>:<algorithm>``; the digest is the Redis Cluster hash tag."""
-    return _storage_key(
-        config.key_prefix, config.key_secret, policy.name, policy.algorithm.code, key_value
-    )
+    """``<prefix>:{<digest>}:<policy>:<algorithm>``; the digest is the Redis Cluster hash tag.
+    A concurrency policy's slot set ends in ``:cc`` (issue #15, engine/concurrency.py)."""
+    code = "cc" if policy.concurrency is not None else policy.algorithm.code
+    return _storage_key(config.key_prefix, config.key_secret, policy.name, code, key_value)
 
 
 #: Longer key values (a client-chosen header, say) bypass the caches below, so that a flood of
@@ -137,6 +138,8 @@ def plan(
             continue
         if policy.exempt_paths and policy.is_exempt_path(request.path_info):
             continue
+        if policy.screened and exemptions.exempt(policy, request, config.client_ip):
+            continue  # issue #15: exempt_ips / skip_if (engine/exemptions.py)
         seen.add(policy.name)
         rate = policy.rate if type(policy.rate) is Rate else _rate(policy, request)
         if rate is None:

@@ -18,9 +18,21 @@ _inline_built: dict[str, Policy] = {}
 referenced_names: set[str] = set()
 
 
+_staged: list[bool] = []  # issue #15: [whether any known policy is staged], computed lazily
+
+
 @on_reload
 def _forget_built() -> None:
     _inline_built.clear()
+    _staged.clear()
+
+
+def has_staged() -> bool:
+    """Whether any known policy has ``count_when`` or ``concurrency`` (issue #15): without one,
+    the middleware and decorators never look for them (``edge/staged.py``)."""
+    if not _staged:
+        _staged.append(any(p.staged for p in all_policies().values()))
+    return _staged[0]
 
 
 def _build_inline(name: str, fields: Mapping[str, Any]) -> Policy:
@@ -46,6 +58,7 @@ def declare_inline(name: str, fields: Mapping[str, Any]) -> None:
         raise ConfigError([_clash(name, inline=True)])
     _inline_built[name] = _build_inline(name, fields)
     _inline_fields[name] = dict(fields)
+    _staged.clear()
 
 
 def _clash(name: str, inline: bool = False) -> Problem:

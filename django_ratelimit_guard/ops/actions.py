@@ -14,7 +14,10 @@ import re
 from django.db import DatabaseError
 
 from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.core.exceptions import ActionError, StoreError
+from django_ratelimit_guard.core.key_values import normalize_key_value
+from django_ratelimit_guard.core.keys import hash_key_value
 from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.engine import decide, plan, registry
 from django_ratelimit_guard.engine.breaker import CircuitBreaker
@@ -115,13 +118,24 @@ def reset_client(policy_name: str, key_value: str | None = None, digest: str | N
     if digest is not None:
         if not DIGEST_RE.fullmatch(digest):
             raise ActionError("The client digest must be 24 lowercase hexadecimal characters.")
-        keys = [f"{guard_settings().key_prefix}:{{{digest}}}:{policy.name}:{policy.algorithm.code}"]
+        code = "cc" if policy.concurrency is not None else policy.algorithm.code
+        keys = [f"{guard_settings().key_prefix}:{{{digest}}}:{policy.name}:{code}"]
         what = f"client {digest}"
     else:
+        # issue #13 item 9: validated and normalized for the policy's key kind (an "ip" policy
+        # gets the bucket client_ip gives that address), so a typo is an error, not a no-op.
         if not key_value or len(key_value) > MAX_KEY_VALUE or not key_value.isprintable():
             raise ActionError(f"The key value must be 1 to {MAX_KEY_VALUE} printable characters.")
-        keys = [plan.storage_key(guard_settings(), policy, key_value)]
-        what = "the client"
+        try:
+            value = normalize_key_value(policy.key, key_value or "", guard_settings().client_ip)
+        except ValueError as exc:
+            raise ActionError(
+                f"Policy {policy.name!r} keys on {policy.key.spec!r}: {exc}."
+            ) from None
+        keys = [plan.storage_key(guard_settings(), policy, value)]
+        what = f"client {hash_key_value(value, guard_settings().key_secret)}"
+    for key in keys:  # per-client state in this process (local denials) forgets the client
+        bus.client_reset.publish(policy.name, key)
     try:
         decide.reset_keys(keys)
     except StoreError as exc:

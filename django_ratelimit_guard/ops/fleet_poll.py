@@ -3,7 +3,8 @@
 :func:`poll` runs after every decision (``on_decided`` subscribes to ``bus.decided``). It costs one
 ``time.monotonic()`` and a compare; at most once per ``CONTROL['POLL_SECONDS']`` it wakes this
 process's poller thread, which reads the database and applies new commands. So no request thread and
-no event loop ever waits on the database, and an idle process issues no queries at all.
+no event loop ever waits on the database. Once started, the thread also polls every interval while
+the process is idle (issue #15: a runtime override must reach a worker before its next request).
 
 The thread starts lazily, at the first decision of each process — never at import, so a gunicorn
 master that preloads the app forks workers without a thread (threads don't survive ``fork``; a child
@@ -12,6 +13,7 @@ notices the parent's thread is not its own and starts one).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -22,7 +24,7 @@ from typing import Any
 from django.db import close_old_connections
 
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
-from django_ratelimit_guard.ops import events, fleet
+from django_ratelimit_guard.ops import events, fleet, overrides
 
 logger = logging.getLogger("django_ratelimit_guard")
 
@@ -71,16 +73,28 @@ def _start() -> None:
 
 def _run(wake: threading.Event) -> None:
     while True:
-        wake.wait()
+        # issue #15: also every interval while idle, so that a rule reaches an idle worker before
+        # its next request rather than after it (overrides must apply within the interval).
+        wake.wait(_interval())
         wake.clear()
         try:
             fleet.sync()
+            overrides.sync()  # issue #15: runtime overrides, read in the same poll
             events.flush()  # transitions the commands caused, written from this safe place
         except Exception:  # the poller must outlive any bug; the next wake-up retries
             logger.exception("The fleet command poller failed", extra={"event": "fleet_poll_error"})
         finally:
-            # This thread's own connection: kept per CONN_MAX_AGE, closed if broken.
-            close_old_connections()
+            # This thread's own connection: kept per CONN_MAX_AGE, closed if broken. (It may
+            # raise too, e.g. where a test runner forbids database access.)
+            with contextlib.suppress(Exception):
+                close_old_connections()
+
+
+def _interval() -> float | None:
+    try:
+        return guard_settings().control.poll_seconds or None
+    except Exception:  # settings being replaced: wait for the next wake-up
+        return None
 
 
 def _after_fork_in_child() -> None:

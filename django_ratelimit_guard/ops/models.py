@@ -71,3 +71,43 @@ class BreakerCommand(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.scope} by {self.created_by or '?'}"
+
+
+class RateLimitOverride(models.Model):
+    """A runtime rule for one client of one policy (issue #15; ``ops/overrides.py``).
+
+    ``key`` is the key value the policy's key yields for that client, normalized for its kind
+    (``core/key_values.py``): the raw value is stored so that an operator recognizes whom a rule
+    names and so that rules survive a ``SECRET_KEY`` rotation (Redis only ever sees its keyed
+    digest). It lives as long as the rule: expired rules are deleted a day after they expire,
+    and the admin log (``LogEntry``) names a rule by its id and the client's digest, never by the
+    raw value.
+    """
+
+    policy = models.CharField(max_length=200)
+    key = models.CharField("key value", max_length=512)
+    action = models.CharField(
+        max_length=8,
+        choices=[
+            ("block", "block (429 until it expires)"),
+            ("allow", "allow (exempt from the policy)"),
+            ("rate", "rate (this client's own rate)"),
+        ],
+    )
+    rate = models.CharField(max_length=32, blank=True, help_text="For 'rate': e.g. 1000/m.")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Empty: until removed."
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        verbose_name = "rate-limit override"
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "key"], name="rlg_override_policy_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} on {self.policy}"

@@ -22,7 +22,7 @@ from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.engine import decide, guarded, registry
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
-from django_ratelimit_guard.ops import events, fleet, metrics, top_clients
+from django_ratelimit_guard.ops import events, fleet, metrics, overrides, top_clients
 from django_ratelimit_guard.stores.errors import classify
 from django_ratelimit_guard.stores.memory import fallback_store
 
@@ -111,6 +111,9 @@ class Snapshot:
     events: list[Any]
     events_error: str | None
     fleet: FleetStatus | None = None
+    # issue #15: runtime overrides in force (ops/overrides.py), as dicts; and a read error.
+    overrides: list[dict[str, Any]] = field(default_factory=list)
+    overrides_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -268,8 +271,26 @@ def probe_redis(with_top_clients: bool = True) -> tuple[RedisStatus, list[top_cl
     return status, top_clients.parse(replies[1:]) if with_top_clients else []
 
 
+def override_rows() -> tuple[list[dict[str, Any]], str | None]:
+    """The rules in force (issue #15), each marked with whether its policy still exists."""
+    try:
+        rows = overrides.active_rows()
+    except Exception as exc:
+        return [], f"{type(exc).__name__}: {exc}"[:300]
+    known = registry.all_policies()
+    return [
+        {
+            **overrides.to_json(row),
+            "created_by": row.created_by,
+            "known_policy": row.policy in known,
+        }
+        for row in rows
+    ], None
+
+
 def collect() -> Snapshot:
     fleet_state = fleet_status()
+    override_list, overrides_error = override_rows()
     redis_status, clients = probe_redis()
     rows = breaker_rows()
     recent, events_error = events.recent()
@@ -285,4 +306,6 @@ def collect() -> Snapshot:
         events=recent,
         events_error=events_error,
         fleet=fleet_state,
+        overrides=override_list,
+        overrides_error=overrides_error,
     )

@@ -39,6 +39,8 @@ DECIDE = Script.read("decide.lua")
 MERGE = Script.read("merge.lua")
 #: The most-limited clients' Space-Saving table (``top_clients.lua``).
 TOP_CLIENTS = Script.read("top_clients.lua")
+#: Concurrency slots: leases taken before a view and given back after it (``concurrency.lua``).
+CONCURRENCY = Script.read("concurrency.lua")
 
 
 def run(script: Script, send: Callable[[A], T], arg: A, load: Callable[[str], Any]) -> T:
@@ -67,4 +69,4 @@ async def arun(
         return await send(arg)
 
 
-__all__ = ["DECIDE", "MERGE", "TOP_CLIENTS", "Script", "arun", "run"]
+__all__ = ["CONCURRENCY", "DECIDE", "MERGE", "TOP_CLIENTS", "Script", "arun", "run"]

@@ -89,8 +89,32 @@ RATELIMIT_GUARD = {
         },
         # The API: a sustained limit per user (or address) and a short burst limit per address,
         # both decided in one Redis round trip by the middleware.
-        "api": {"rate": "100/m", "key": "user_or_ip", "paths": ["/api/"]},
-        "api-burst": {"rate": "10/s", "algorithm": "token_bucket", "key": "ip", "paths": ["/api/"]},
+        "api": {
+            "rate": "100/m",
+            "key": "user_or_ip",
+            "paths": ["/api/"],
+            # Exemptions (docs/exemptions.md): the office network and the health checker.
+            "exempt_ips": ["10.0.0.0/8"],
+            "skip_if": "example.limits.is_health_check",
+        },
+        "api-burst": {
+            "rate": "10/s",
+            "algorithm": "token_bucket",
+            "key": "ip",
+            "paths": ["/api/"],
+            "skip_if": "example.limits.is_health_check",
+        },
+        # Counting outcomes (docs/outcomes.md): only failed sign-ins count, 5 a minute.
+        "failed-signin": {
+            "rate": "5/m",
+            "key": "ip",
+            "methods": ["POST"],
+            "count_when": [401],
+            "fail_mode": "closed",
+            "critical": True,
+        },
+        # Concurrency (docs/concurrency.md): two exports in flight per address.
+        "exports": {"concurrency": 2, "key": "ip", "concurrency_timeout": 30},
     },
 }
 

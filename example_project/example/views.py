@@ -1,4 +1,5 @@
 import asyncio
+import time
 
 from django.contrib.auth import authenticate, login
 from django.http import HttpResponse, JsonResponse
@@ -26,6 +27,25 @@ def login_view(request):
             return HttpResponse("Welcome!")
         error = "Wrong username or password."
     return render(request, "login.html", {"error": error})
+
+
+@rate_limit("failed-signin")
+def signin(request):
+    """POST username and password: 401 when wrong. Only failures count (count_when [401])."""
+    user = authenticate(
+        request, username=request.POST.get("username"), password=request.POST.get("password")
+    )
+    if user is None:
+        return HttpResponse("Wrong username or password.\n", status=401)
+    login(request, user)
+    return HttpResponse("Welcome!\n")
+
+
+@rate_limit("exports")
+def export(request):
+    """A slow export: at most two in flight per address (the third gets 429, Retry-After: 1)."""
+    time.sleep(float(request.GET.get("seconds", "0.5")))
+    return HttpResponse("id,name\n1,apple\n", content_type="text/csv")
 
 
 def api_items(request):

@@ -27,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django_ratelimit_guard.core.exceptions import ActionError
 from django_ratelimit_guard.engine import decide
+from django_ratelimit_guard.management import overrides
 from django_ratelimit_guard.ops import actions, status
 from django_ratelimit_guard.stores import scripts
 from django_ratelimit_guard.stores.errors import classify
@@ -38,7 +39,7 @@ EXIT_USAGE = 2
 class Command(BaseCommand):
     help = (
         "Rate limit guard: status, reset-key <policy> <key>, reset-breaker <scope>, "
-        "force-open <scope> --reason ..., clear-fallback, check-redis."
+        "force-open <scope> --reason ..., clear-fallback, check-redis, override add|list|remove."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -72,6 +73,7 @@ class Command(BaseCommand):
             p.add_argument("--by", default="", help="Who issues it (default: the OS user).")
         cr = sub.add_parser("check-redis", help="Round-trip time, script load, server version.")
         cr.add_argument("--json", action="store_true", help="Print one JSON document.")
+        overrides.add_parser(sub)  # issue #15: override add | list | remove
 
     def handle(self, *args: Any, **options: Any) -> None:
         sub = options["subcommand"]
@@ -83,6 +85,9 @@ class Command(BaseCommand):
             try:
                 if sub == "reset-key":
                     message = actions.reset_client(options["policy"], key_value=options["key"])
+                elif sub == "override":  # issue #15
+                    overrides.handle(options, self.stdout.write, _os_user())
+                    return
                 else:
                     message = self._fleet_action(sub, options)
             except ActionError as exc:
@@ -122,6 +127,7 @@ class Command(BaseCommand):
         else:
             w(f"Redis ({r.alias}): UNREACHABLE ({r.error})")
         self._fleet_lines(snap)
+        overrides.status_lines(snap, w)  # issue #15
         f = snap.fallback
         evictions = ", ".join(f"{k}={v}" for k, v in f.evictions.items()) or "none"
         w(
