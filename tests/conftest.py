@@ -14,6 +14,9 @@ from tests.redis_servers import RedisServer
 # (the environment variable wins over the dict): a thread reading the in-memory test database
 # beside the tests would race them. tests/fleet/ runs real worker processes with a poller.
 os.environ.setdefault("RATELIMIT_GUARD_CONTROL_POLL_SECONDS", "0")
+# Nor a health-check thread (engine/recovery.py) making open breakers' probes due behind the
+# backs of the tests that time them; tests/engine/test_recovery_*.py turn it on where they test it.
+os.environ.setdefault("RATELIMIT_GUARD_BREAKER_HEALTH_CHECK_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,8 @@ from django_ratelimit_guard.core.keys import IPNetwork
 from django_ratelimit_guard.core.problems import Problem, error
 
 REDIS_BACKEND = "django_redis.cache.RedisCache"
+#: Health checks more often than this would be a PING loop, not a check.
+MIN_HEALTH_CHECK_SECONDS = 0.05
 
 
 def coerce_env(text: str, kind: type) -> object:
@@ -97,6 +99,15 @@ def tuning(
             problems.append(error(code, f"{source} is {value!r}: expected {low:g} to {high:g}."))
             continue
         values[key.lower()] = kind(value)
+    check = values.get("health_check_seconds", 0.0)
+    if section == "BREAKER" and 0 < check < MIN_HEALTH_CHECK_SECONDS:
+        problems.append(
+            error(
+                code,
+                f"BREAKER HEALTH_CHECK_SECONDS is {check!r}: expected 0 (off) or at least "
+                f"{MIN_HEALTH_CHECK_SECONDS:g} s.",
+            )
+        )
     if "max_reset_timeout" in values or "reset_timeout" in values:
         reset = values.get("reset_timeout", BreakerSettings.reset_timeout)
         top = values.get("max_reset_timeout", BreakerSettings.max_reset_timeout)

@@ -194,6 +194,27 @@ async def acall(
     return value
 
 
+def check_health(scope: str, ping: Callable[[], object]) -> str | None:
+    """One health check of ``scope`` (``recovery.py``'s thread, never a request): None when Redis
+    answered faster than ``SLOW_CALL_SECONDS`` — the scope's open breaker then makes its next probe
+    due at once — else why not (an error kind as ``errors.py`` classifies it, or ``"slow"``).
+
+    A failed check tells the breaker nothing: it is already open, and a check must neither raise
+    its backoff nor count as a probe. Nor is it published as a store error: the metric counts
+    calls made for requests, and checks run on their own fixed schedule.
+    """
+    breaker = get_breaker(scope)
+    started = breaker.clock()
+    try:
+        ping()
+    except _FAILURES as exc:
+        return store_error(scope, exc).reason
+    if breaker.clock() - started >= breaker.config.slow_call_seconds:
+        return "slow"
+    breaker.health_check_passed()
+    return None
+
+
 def _log_local_error(scope: str, exc: StoreError) -> None:
     now = time.monotonic()
     key = (scope, exc.reason)
@@ -208,4 +229,14 @@ def _log_local_error(scope: str, exc: StoreError) -> None:
         )
 
 
-__all__ = ["UNAVAILABLE", "Attempt", "Merge", "Unavailable", "abegin", "acall", "begin", "call"]
+__all__ = [
+    "UNAVAILABLE",
+    "Attempt",
+    "Merge",
+    "Unavailable",
+    "abegin",
+    "acall",
+    "begin",
+    "call",
+    "check_health",
+]
