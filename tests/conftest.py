@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from django_ratelimit_guard.conf.settings import reset_all
+from django_ratelimit_guard.core import logs
 from django_ratelimit_guard.core.bus import Topic
 from tests.redis_servers import RedisServer
 
@@ -63,5 +64,6 @@ def subscribe() -> Iterator[Callable[[Topic[Any], Callable[..., Any]], None]]:
 @pytest.fixture(autouse=True)
 def _fresh_guard_state() -> Iterator[None]:
     reset_all()
+    logs.aggregator.reset()  # every test sees the first line of each kind it causes
     yield
     reset_all()

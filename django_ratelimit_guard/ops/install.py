@@ -26,7 +26,7 @@ from django.http import HttpRequest
 
 from django_ratelimit_guard import signals
 from django_ratelimit_guard.conf.settings import guard_settings
-from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.core import bus, logs
 from django_ratelimit_guard.core.decisions import Result
 from django_ratelimit_guard.engine import recovery
 from django_ratelimit_guard.engine.breaker import CircuitBreaker
@@ -75,11 +75,15 @@ def send_breaker_state_changed(scope: str, old: Any, new: Any, reason: str) -> N
 def _send_robust(signal: Any, **kwargs: Any) -> None:
     for receiver, result in signal.send_robust(**kwargs):
         if isinstance(result, Exception):
-            logger.error(
+            # On the request path (request_limited): aggregated, with the first traceback.
+            logs.log(
+                logger,
+                logging.ERROR,
+                f"signal:{getattr(receiver, '__qualname__', '?')}",
                 "A receiver of a django_ratelimit_guard signal failed: %r: %r",
                 receiver,
                 result,
-                exc_info=result,
+                exc_info=True,
             )
 
 

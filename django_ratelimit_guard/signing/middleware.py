@@ -23,7 +23,7 @@ from django.http.request import RawPostDataException
 
 from django_ratelimit_guard.conf.sections import SigningSettings
 from django_ratelimit_guard.conf.settings import guard_settings
-from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.core import bus, logs
 from django_ratelimit_guard.core.exceptions import SignatureError
 from django_ratelimit_guard.signing import nonces, scheme
 from django_ratelimit_guard.signing.checks import ensure_signing_ready
@@ -52,7 +52,10 @@ def unauthorized() -> HttpResponse:
 
 def refuse(request: HttpRequest, reason: str, key_id: str | None = None) -> HttpResponse:
     bus.signature_failed.publish(reason)
-    logger.warning(
+    logs.log(
+        logger,
+        logging.WARNING,
+        f"signature:{reason}",
         "Refused request signature (%s): %s %r key_id=%r remote_addr=%r",
         reason,
         request.method,
@@ -61,19 +64,36 @@ def refuse(request: HttpRequest, reason: str, key_id: str | None = None) -> Http
         str(request.META.get("REMOTE_ADDR", ""))[:64],
         extra={"reason": reason},
     )
-    return unauthorized()
+    return logs.already_logged(unauthorized())
 
 
-def too_large() -> HttpResponse:
-    return JsonResponse({"error": "request body too large"}, status=413)
+def too_large(request: HttpRequest) -> HttpResponse:
+    logs.log(
+        logger,
+        logging.WARNING,
+        "signature:too_large",
+        "Signed request body over DATA_UPLOAD_MAX_MEMORY_SIZE: %s %r remote_addr=%r",
+        request.method,
+        request.path[:200],
+        str(request.META.get("REMOTE_ADDR", ""))[:64],
+    )
+    return logs.already_logged(JsonResponse({"error": "request body too large"}, status=413))
 
 
-def unavailable() -> HttpResponse:
+def unavailable(request: HttpRequest) -> HttpResponse:
+    logs.log(
+        logger,
+        logging.WARNING,
+        "signature:nonce_store_unavailable",
+        "Signed request refused with 503: the nonce store could not answer (%s %r).",
+        request.method,
+        request.path[:200],
+    )
     response = JsonResponse(
         {"error": "request signature could not be verified, retry later"}, status=503
     )
     response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
-    return response
+    return logs.already_logged(response)
 
 
 def applies(config: SigningSettings, path: str) -> bool:
@@ -114,7 +134,7 @@ def verify(request: HttpRequest, now: float) -> Verified | HttpResponse | None:
         body = request.body
     except RequestDataTooBig:
         bus.signature_failed.publish("too_large")
-        return too_large()
+        return too_large(request)
     except (RawPostDataException, ValueError, OSError):
         # Something read the stream before us (middleware order), a malformed Content-Length,
         # or a broken connection: the body can't be verified, so neither can the request.
@@ -139,7 +159,7 @@ def verify(request: HttpRequest, now: float) -> Verified | HttpResponse | None:
 def after_claim(request: HttpRequest, verified: Verified, claim: Claim) -> HttpResponse | None:
     if claim is Claim.UNAVAILABLE:
         bus.signature_failed.publish("nonce_store")
-        return unavailable()
+        return unavailable(request)
     if claim is Claim.REPLAY:
         return refuse(request, scheme.REPLAY, verified.key_id)
     request.api_key_id = verified.key_id  # type: ignore[attr-defined]
