@@ -5,7 +5,7 @@ addresses, rate or cost callables that misbehave, local store errors, the summar
 429/503 responses), so that an attacker sending N hostile requests produces a bounded number of
 lines, not N::
 
-    logs.log(logger, logging.WARNING, "signature:bad_signature", "Refused request signature ...", *args)
+    logs.log(logger, logging.WARNING, "signature:skew", "Refused request signature ...", *args)
 
 * The **first** occurrence of a kind is logged at once, as written (with ``extra`` fields
   ``log_kind``, ``suppressed`` — how many occurrences the previous line of this kind left unsaid —

@@ -53,7 +53,6 @@ Merge = Callable[[], object]
 _FAILURES: tuple[type[BaseException], ...] = (StoreError, *REDIS_ERRORS)
 
 
-
 class Unavailable:
     """What :func:`call` returns when Redis could not be used: the caller's fallback decides."""
 

@@ -110,7 +110,7 @@ def check_scope(scope: str) -> str | None:
 def _run(interval: float, stop_event: threading.Event) -> None:
     global _thread
     me = threading.current_thread()
-    stop_event.wait(random.uniform(0, interval))  # noqa: S311  (a phase, not a secret)
+    stop_event.wait(random.uniform(0, interval))  # a phase, not a secret
     while not stop_event.is_set():
         try:
             check_once()

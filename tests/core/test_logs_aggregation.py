@@ -46,7 +46,7 @@ def test_a_thousand_occurrences_in_one_interval_are_two_lines_with_the_count(cap
     assert agg.flush() == 0  # the interval has not ended yet
     clock.now += 10
     assert agg.flush() == 1
-    first, summary = lines(caplog)
+    _, summary = lines(caplog)
     assert summary.getMessage() == "refused #999 [and 999 more like this in the last 10 s]"
     assert summary.suppressed == 999  # type: ignore[attr-defined]
     assert agg.pending() == 0
@@ -117,6 +117,6 @@ def test_the_summary_thread_reports_a_flood_that_stopped(caplog) -> None:  # typ
     messages = [r.getMessage() for r in lines(caplog)]
     assert messages == ["refused", "refused [and 49 more like this in the last 0.2 s]"]
     deadline = time.monotonic() + 5
-    while agg._thread is not None and time.monotonic() < deadline:  # noqa: SLF001
+    while agg._thread is not None and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert agg._thread is None  # nothing pending: the thread ended  # noqa: SLF001
+    assert agg._thread is None  # nothing pending: the thread ended

@@ -113,10 +113,10 @@ def test_failed_probes_raise_the_backoff_but_not_the_health_checks_reach() -> No
 
 
 @pytest.fixture
-def scope_breaker(settings) -> Iterator[CircuitBreaker]:  # type: ignore[no-untyped-def]
+def scope_breaker(settings) -> CircuitBreaker:  # type: ignore[no-untyped-def]
     b = get_breaker("ratelimit")
     open_it_by_failures(b)
-    yield b
+    return b
 
 
 def open_it_by_failures(b: CircuitBreaker) -> None:

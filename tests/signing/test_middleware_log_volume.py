@@ -17,7 +17,8 @@ def records(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogReco
 
 
 def test_a_flood_of_bad_signatures_writes_one_line_and_its_count(
-    signed_redis: object, caplog: pytest.LogCaptureFixture
+    signed_redis: object,  # noqa: F811  (the fixture imported above)
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
     client = Client()
