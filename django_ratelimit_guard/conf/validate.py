@@ -25,8 +25,6 @@ from django_ratelimit_guard.core.keys import IPNetwork
 from django_ratelimit_guard.core.problems import Problem, error
 
 REDIS_BACKEND = "django_redis.cache.RedisCache"
-#: Health checks more often than this would be a PING loop, not a check.
-MIN_HEALTH_CHECK_SECONDS = 0.05
 
 
 def coerce_env(text: str, kind: type) -> object:
@@ -99,24 +97,12 @@ def tuning(
             problems.append(error(code, f"{source} is {value!r}: expected {low:g} to {high:g}."))
             continue
         values[key.lower()] = kind(value)
-    if section == "BREAKER":
-        problems.extend(_health_check_problems(values.get("health_check_seconds", 0.0), code))
     if "max_reset_timeout" in values or "reset_timeout" in values:
         reset = values.get("reset_timeout", BreakerSettings.reset_timeout)
         top = values.get("max_reset_timeout", BreakerSettings.max_reset_timeout)
         if section == "BREAKER" and top < reset:
             problems.append(error(code, "BREAKER MAX_RESET_TIMEOUT is below RESET_TIMEOUT."))
     return values
-
-
-def _health_check_problems(seconds: float, code: int) -> list[Problem]:
-    if 0 < seconds < MIN_HEALTH_CHECK_SECONDS:
-        message = (
-            f"BREAKER HEALTH_CHECK_SECONDS is {seconds!r}: expected 0 (off) or at least "
-            f"{MIN_HEALTH_CHECK_SECONDS:g} s."
-        )
-        return [error(code, message)]
-    return []
 
 
 def networks(
