@@ -98,6 +98,8 @@ def client_ip(request: HttpRequest, config: ClientIPSettings) -> str:
     meta = request.META
     remote = meta.get("REMOTE_ADDR")
     forwarded = meta.get(config.header) if config.trusted_proxies else None
+    if forwarded is not None and meta.get("REMOTE_PORT") == 0:
+        _rewritten_by_server(remote, forwarded)
     remote_text, forwarded_text = str(remote or ""), str(forwarded or "")
     if len(remote_text) + len(forwarded_text) > CACHED_HEADER_LENGTH:
         bucket = _compute_bucket(remote_text, forwarded_text, config)  # never pinned in the cache
@@ -117,6 +119,21 @@ def client_ip(request: HttpRequest, config: ClientIPSettings) -> str:
             extra={"remote_addr": str(remote)[:64]},
         )
     return bucket
+
+
+def _rewritten_by_server(remote: object, forwarded: object) -> None:
+    # Under ASGI the port is an int; a real TCP peer never has port 0, but uvicorn's proxy-header
+    # handling sets it when it replaces the client with an X-Forwarded-For entry (edge/servers.py).
+    logs.log(
+        logger,
+        logging.WARNING,
+        "client_ip:rewritten_by_server",
+        "REMOTE_ADDR %r (port 0) looks rewritten from %r by the server's proxy-header handling "
+        "(uvicorn's is on by default): run uvicorn with --no-proxy-headers so that "
+        "TRUSTED_PROXIES decides (ratelimit_guard.W140).",
+        str(remote)[:64],
+        str(forwarded)[:128],
+    )
 
 
 #: A forwarded-for chain longer than this is parsed every time instead of cached, so a flood of

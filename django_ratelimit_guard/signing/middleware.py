@@ -102,6 +102,49 @@ def applies(config: SigningSettings, path: str) -> bool:
     return any(path.startswith(prefix) for prefix in config.paths)
 
 
+def length_required(request: HttpRequest) -> HttpResponse:
+    """A body sent without Content-Length (``Transfer-Encoding: chunked``) on a signed path: 411
+    under every server. Under WSGI Django sees no body without Content-Length (it would verify
+    an empty body and refuse a valid signature with 401), while ASGI servers hand the whole body
+    over (and it would verify): one clear answer for both, and the client knows the fix."""
+    bus.signature_failed.publish("length_required")
+    logs.log(
+        logger,
+        logging.WARNING,
+        "signature:length_required",
+        "Signed request refused with 411 (a body without Content-Length): %s %r remote_addr=%r",
+        request.method,
+        request.path[:200],
+        str(request.META.get("REMOTE_ADDR", ""))[:64],
+    )
+    response = JsonResponse(
+        {"error": "length required: send a signed request's body with Content-Length"},
+        status=411,
+    )
+    return logs.already_logged(response)
+
+
+def signed_path(request: HttpRequest) -> str:
+    """The path the signature covers: the percent-decoded bytes of the path on the wire, as UTF-8,
+    with broken UTF-8 sequences re-percent-encoded (``scheme.decoded_path``) — how Django reads
+    ``request.path`` under WSGI, from the latin-1 round trip of ``PATH_INFO`` (with
+    ``SCRIPT_NAME``). ASGI servers decode the path themselves: uvicorn replaces invalid UTF-8
+    with U+FFFD, so there (and only when the path holds one) it is read again from the bytes of
+    ``scope["raw_path"]``, and both servers verify the same bytes."""
+    path = request.path
+    if "\ufffd" not in path:
+        return path  # valid UTF-8 on the wire: every server decodes it the same way
+    scope = getattr(request, "scope", None)
+    raw = scope.get("raw_path") if isinstance(scope, dict) else None
+    if not isinstance(raw, bytes):
+        return path
+    decoded = scheme.decoded_path(raw)
+    root = str(scope.get("root_path") or "") if isinstance(scope, dict) else ""
+    if root and not decoded.startswith(root):  # servers whose raw_path leaves root_path out
+        decoded = root.rstrip("/") + decoded
+    return decoded
+
+
 def raw_query(request: HttpRequest) -> bytes:
     """The query string's raw bytes: ASGI keeps them; WSGI hands them over latin-1 decoded."""
     scope = getattr(request, "scope", None)
@@ -130,6 +173,8 @@ def verify(request: HttpRequest, now: float) -> Verified | HttpResponse | None:
         scheme.check_timestamp(credentials.timestamp, now, config.max_skew_seconds)
     except SignatureError as exc:
         return refuse(request, exc.reason)
+    if "HTTP_TRANSFER_ENCODING" in request.META:
+        return length_required(request)
     try:
         body = request.body
     except RequestDataTooBig:
@@ -141,7 +186,7 @@ def verify(request: HttpRequest, now: float) -> Verified | HttpResponse | None:
         return refuse(request, "body_unreadable", credentials.key_id)
     message = scheme.string_to_sign(
         str(request.method),
-        request.path,
+        signed_path(request),
         raw_query(request),
         request.get_host(),
         credentials.timestamp,
