@@ -1,0 +1,246 @@
+"""Chaos bench: Redis stopped, killed, frozen and flapped under load, under gunicorn and uvicorn.
+
+    /work/venvs/<name>/bin/python bench/chaos.py [--servers gunicorn,uvicorn]
+        [--scenarios stop,kill,freeze,flap] [--rate 150] [--outage 8] [--settle 30]
+
+Starts its own redis-server and the live test site (tests/system/live: ``/api/`` in fail mode
+``memory`` at 100/m per client, ``POST /login/`` in fail mode ``closed``, 4 workers, ``FALLBACK
+WORKERS = 4``) under gunicorn (4 sync workers), then uvicorn (4 workers), each on a free loopback
+port. Load: ``--rate`` requests/s from 5,000 loopback addresses (127.0.x.y, a new connection per
+request), a quarter of them logins, plus one steady client on 127.0.0.2 at 5 requests/s on
+``/api/``. Per scenario, Redis is healthy for 3 s, then:
+
+* ``stop``: SIGTERM, ``--outage`` seconds down, started again;
+* ``kill``: SIGKILL, ``--outage`` seconds down, started again;
+* ``freeze``: SIGSTOP for ``--outage`` seconds (the port accepts, nothing answers), SIGCONT;
+* ``flap``: 8 cycles of 1 s down (SIGTERM) and 1 s up.
+
+and the load goes on for 6 s after the recovery (``--settle`` seconds between scenarios, so one
+scenario's 60 s client window does not reach into the previous outage). Prints, per server and
+scenario: requests, 5xx other than closed-mode 503s, the longest request, each worker's time back
+on Redis after the recovery (the end of its first request decided by Redis, sent after Redis was
+started or thawed), the last closed-mode 503 after the recovery, and the most the steady client
+was admitted in any 60 s window that overlaps the outage (its limit is 100). For ``flap``, also
+each cycle: how many workers were back on Redis within the 1 s on-phase.
+
+Everything is bounded (each phase by time, the load by time and count) and stops by itself;
+traffic goes only to 127.0.0.1; only processes started here are stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from _harness import ROOT, RedisServer, print_table, versions
+
+from tests.system.live.load import (
+    Load,
+    Record,
+    back_on_redis,
+    last_closed_503,
+    median,
+    pids,
+    unexpected_5xx,
+)
+from tests.system.live.servers import LiveServer, migrate, site_env
+
+WORKERS = 4
+HEALTHY_BEFORE = 3.0
+AFTER = 6.0
+FLAP_CYCLES = 8
+CLIENT_WINDOW = 60.0
+CLIENT_LIMIT = 100
+
+
+@dataclass
+class Run:
+    server: str
+    scenario: str
+    started: float  # the outage began
+    recovered: float  # Redis was (last) started or thawed
+    ended: float
+    cycles: list[tuple[float, float]]  # flap: (on-phase start, its end)
+
+
+def kill(redis_server: RedisServer) -> None:
+    assert redis_server.process is not None
+    redis_server.process.send_signal(signal.SIGKILL)
+    redis_server.process.wait(10)
+    redis_server.process = None
+
+
+def scenario(
+    name: str, redis_server: RedisServer, outage: float
+) -> tuple[float, float, list[tuple[float, float]]]:
+    """Break Redis as ``name`` says; returns (outage start, recovery, flap on-phases)."""
+    cycles: list[tuple[float, float]] = []
+    started = time.time()
+    if name == "stop":
+        redis_server.stop()
+        time.sleep(outage)
+    elif name == "kill":
+        kill(redis_server)
+        time.sleep(outage)
+    elif name == "freeze":
+        redis_server.freeze()
+        time.sleep(outage)
+        recovered = time.time()
+        redis_server.thaw()
+        return started, recovered, cycles
+    elif name == "flap":
+        for i in range(FLAP_CYCLES):
+            redis_server.stop()
+            time.sleep(1)
+            on = time.time()
+            redis_server.start()
+            if i < FLAP_CYCLES - 1:
+                time.sleep(max(0.0, 1 - (time.time() - on)))
+                cycles.append((on, time.time()))
+        return started, on, cycles
+    else:
+        raise ValueError(name)
+    recovered = time.time()
+    redis_server.start()
+    return started, recovered, cycles
+
+
+def most_admitted(records: list[Record], lo: float, hi: float) -> int:
+    """The steady client's most admitted requests in a 60 s window ending in [lo, hi]."""
+    times = sorted(r.started for r in records if r.client == "127.0.0.2" and r.status == 200)
+    best = 0
+    for end in [t for t in times if lo <= t <= hi] + [hi]:
+        best = max(best, sum(1 for t in times if end - CLIENT_WINDOW < t <= end))
+    return best
+
+
+def report(runs: list[Run], records: list[Record]) -> None:
+    rows = []
+    flap_rows = []
+    for run in runs:
+        window = [r for r in records if run.started - HEALTHY_BEFORE <= r.started < run.ended]
+        workers = pids(window)
+        back = back_on_redis(window, run.recovered, workers)
+        times = [t for t in back.values() if t is not None]
+        missing = sum(1 for t in back.values() if t is None)
+        last = last_closed_503(window, run.recovered)
+        rows.append(
+            (
+                run.server,
+                run.scenario,
+                str(len(window)),
+                str(len(unexpected_5xx(window))),
+                str(sum(1 for r in window if r.closed)),
+                f"{max((r.seconds for r in window), default=0) * 1000:.0f}",
+                " ".join(f"{t:.2f}" for t in sorted(times))
+                + (f" +{missing} none" if missing else ""),
+                f"{max(times):.2f}" if times else "-",
+                "none" if last is None else f"{last:.2f}",
+                f"{most_admitted(records, run.started, run.recovered + CLIENT_WINDOW)}",
+            )
+        )
+        for n, (on, off) in enumerate(run.cycles, 1):
+            in_cycle = [r for r in window if on <= r.started < off]
+            cycle_back = back_on_redis(in_cycle, on, pids(window))
+            got = [t for t in cycle_back.values() if t is not None]
+            flap_rows.append(
+                (
+                    run.server,
+                    str(n),
+                    f"{len(got)}/{len(cycle_back)}",
+                    f"{median(got):.2f}" if got else "-",
+                    f"{max(got):.2f}" if got else "-",
+                )
+            )
+    print_table(
+        "Outages under load: 5xx other than closed-mode 503s, longest request, each worker's "
+        "time back on Redis after the recovery (s), the last closed-mode 503 after it (s), and "
+        f"the steady client's most admitted in {CLIENT_WINDOW:g} s (limit {CLIENT_LIMIT})",
+        rows,
+        (
+            "server",
+            "scenario",
+            "requests",
+            "5xx",
+            "closed 503",
+            "longest ms",
+            "workers back (s)",
+            "max back",
+            "last 503",
+            "client in 60 s",
+        ),
+    )
+    if flap_rows:
+        print_table(
+            "Flap: workers back on Redis within each 1 s on-phase (s after it began)",
+            flap_rows,
+            ("server", "cycle", "back", "median s", "max s"),
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--servers", default="gunicorn,uvicorn")
+    parser.add_argument("--scenarios", default="stop,kill,freeze,flap")
+    parser.add_argument("--rate", type=float, default=150.0, help="requests/s of the load")
+    parser.add_argument("--outage", type=float, default=8.0, help="seconds down (not flap)")
+    parser.add_argument("--settle", type=float, default=30.0, help="seconds between scenarios")
+    args = parser.parse_args()
+    servers = [s for s in args.servers.split(",") if s]
+    scenarios = [s for s in args.scenarios.split(",") if s]
+
+    workdir = Path(tempfile.mkdtemp(prefix="rlg-chaos-"))
+    redis_server = RedisServer().start()
+    runs: list[Run] = []
+    records: list[Record] = []
+    try:
+        env = site_env(redis_server.url, workdir / "db.sqlite3")
+        migrate(env)
+        load_avg = os.getloadavg()
+        print(
+            f"{versions()}, {os.cpu_count()} CPUs, load {load_avg[0]:.2f} {load_avg[1]:.2f} "
+            f"{load_avg[2]:.2f}; {WORKERS} workers per server, load {args.rate:g} req/s from "
+            f"5,000 loopback addresses + 1 client at 5 req/s; breaker and health checks at "
+            "their defaults (RESET_TIMEOUT 5 s, HEALTH_CHECK_SECONDS 0.5 s), SOCKET_TIMEOUT 0.1 s"
+        )
+        for kind in servers:
+            server = LiveServer(kind, env, workdir / f"{kind}.log", WORKERS).wait_ready()
+            budget = len(scenarios) * (args.settle + HEALTHY_BEFORE + 2 * FLAP_CYCLES + AFTER + 30)
+            load = Load(server.port, rate=args.rate, client_rate=5.0, max_seconds=budget).start()
+            try:
+                time.sleep(args.settle)
+                for name in scenarios:
+                    time.sleep(HEALTHY_BEFORE)
+                    started, recovered, cycles = scenario(name, redis_server, args.outage)
+                    time.sleep(AFTER)
+                    runs.append(Run(kind, name, started, recovered, time.time(), cycles))
+                    time.sleep(args.settle)
+            finally:
+                load.stop()
+                server.stop()
+            records += load.records
+            if load.errors:
+                print(f"{kind}: {len(load.errors)} client errors, e.g. {load.errors[:3]}")
+        report(runs, records)
+    finally:
+        if redis_server.process is None:
+            shutil.rmtree(redis_server.dir, ignore_errors=True)
+        else:
+            redis_server.close()
+        if os.environ.get("CHAOS_KEEP"):
+            print("kept", workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    main()
