@@ -7,7 +7,6 @@ must be the same under all of them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

@@ -33,6 +33,7 @@ class Record:
     ended: float  # wall time the answer was read
     seconds: float
     closed: bool = False  # a 503 of a closed policy (our own body)
+    django_ms: float = 0.0  # time inside Django (X-Django-Ms), without connecting and queueing
 
 
 def address(n: int) -> str:
@@ -98,6 +99,7 @@ class Load:
             answer.started + answer.seconds,
             answer.seconds,
             closed=answer.status == 503 and answer.body.startswith(CLOSED_BODY),
+            django_ms=float(answer.headers.get("x-django-ms", "0")),
         )
         with self._lock:
             self.records.append(record)

@@ -19,6 +19,7 @@ INSTALLED_APPS = [
     "django_ratelimit_guard",
 ]
 MIDDLEWARE = [
+    "tests.system.live.timing.TimingMiddleware",
     "django_ratelimit_guard.middleware.SignedRequestMiddleware",
     "django_ratelimit_guard.middleware.RateLimitMiddleware",
 ]
