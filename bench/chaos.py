@@ -13,18 +13,19 @@ request), a quarter of them logins, plus one steady client on 127.0.0.2 at 5 req
 * ``stop``: SIGTERM, ``--outage`` seconds down, started again;
 * ``kill``: SIGKILL, ``--outage`` seconds down, started again;
 * ``freeze``: SIGSTOP for ``--outage`` seconds (the port accepts, nothing answers), SIGCONT;
-* ``flap``: 8 cycles of 1 s down (SIGTERM) and 1 s up.
+* ``flap``: 8 cycles of 1 s down (SIGTERM) and 1 s up (from when Redis answers again).
 
 and the load goes on for 6 s after the recovery (``--settle`` seconds between scenarios, so one
 scenario's 60 s client window does not reach into the previous outage). Prints, per server and
-scenario: requests, 5xx other than closed-mode 503s, the time spent inside Django (p99 and
-max, from the live site's ``X-Django-Ms``) and the longest request as the client saw it, each
-worker's time back on Redis after the recovery (the end of its first request decided by Redis,
-sent after Redis was started or thawed), the last closed-mode 503 after the recovery, and how
-many requests of the steady client were admitted in the 60 s centred on the recovery (its limit
-is 100 a minute). For ``flap``, also each cycle: how many workers were back on Redis within the
-1 s on-phase. Redis runs with AOF persistence (``--no-persist``: without), so a stopped Redis
-keeps its counts and a killed one loses at most its last second.
+scenario: how long redis-server took to answer after its launch (its AOF load included), requests,
+5xx other than closed-mode 503s, the time spent inside Django (p99 and max, from the live site's
+``X-Django-Ms``) and the longest request as the client saw it, each worker's time back on Redis
+after the recovery (the end of its first request decided by Redis, sent after Redis answered
+again), the last closed-mode 503 after the recovery, and how many requests of the steady client
+were admitted in the 60 s centred on the recovery (its limit is 100 a minute). For ``flap``, also
+each cycle: how many workers were back on Redis within the up-phase. Redis runs with AOF
+persistence (``--no-persist``: without), so a stopped Redis keeps its counts and a killed one
+loses at most its last second.
 
 Everything is bounded (each phase by time, the load by time and count) and stops by itself;
 traffic goes only to 127.0.0.1; only processes started here are stopped.
@@ -68,7 +69,8 @@ class Run:
     server: str
     scenario: str
     started: float  # the outage began
-    recovered: float  # Redis was (last) started or thawed
+    recovered: float  # Redis answered again (the last time, for flap)
+    restart: float  # seconds from launching redis-server to its first answer (AOF load included)
     ended: float
     cycles: list[tuple[float, float]]  # flap: (on-phase start, its end)
 
@@ -82,37 +84,40 @@ def kill(redis_server: RedisServer) -> None:
 
 def scenario(
     name: str, redis_server: RedisServer, outage: float
-) -> tuple[float, float, list[tuple[float, float]]]:
-    """Break Redis as ``name`` says; returns (outage start, recovery, flap on-phases)."""
+) -> tuple[float, float, float, list[tuple[float, float]]]:
+    """Break Redis as ``name`` says. Returns the outage's start, the instant Redis answered again
+    (started and past its AOF load, or thawed), how long that restart took, and for ``flap`` each
+    up-phase that was followed by another outage (from Redis answering to its next stop)."""
     cycles: list[tuple[float, float]] = []
     started = time.time()
-    if name == "stop":
-        redis_server.stop()
-        time.sleep(outage)
-    elif name == "kill":
-        kill(redis_server)
-        time.sleep(outage)
-    elif name == "freeze":
+    if name == "freeze":
         redis_server.freeze()
         time.sleep(outage)
-        recovered = time.time()
         redis_server.thaw()
-        return started, recovered, cycles
-    elif name == "flap":
+        return started, time.time(), 0.0, cycles
+    if name == "flap":
+        restart = 0.0
         for i in range(FLAP_CYCLES):
             redis_server.stop()
             time.sleep(1)
-            on = time.time()
+            launched = time.time()
             redis_server.start()
+            ready = time.time()
+            restart = max(restart, ready - launched)
             if i < FLAP_CYCLES - 1:
-                time.sleep(max(0.0, 1 - (time.time() - on)))
-                cycles.append((on, time.time()))
-        return started, on, cycles
+                time.sleep(1)  # 1 s up: answering, whatever the restart took
+                cycles.append((ready, time.time()))
+        return started, ready, restart, cycles
+    if name == "stop":
+        redis_server.stop()
+    elif name == "kill":
+        kill(redis_server)
     else:
         raise ValueError(name)
-    recovered = time.time()
+    time.sleep(outage)
+    launched = time.time()
     redis_server.start()
-    return started, recovered, cycles
+    return started, time.time(), time.time() - launched, cycles
 
 
 def admitted_around(records: list[Record], recovered: float) -> int:
@@ -143,6 +148,7 @@ def report(runs: list[Run], records: list[Record]) -> None:
             (
                 run.server,
                 run.scenario,
+                f"{run.restart:.2f}",
                 str(len(window)),
                 str(len(unexpected_5xx(window))),
                 str(sum(1 for r in window if r.closed)),
@@ -170,14 +176,16 @@ def report(runs: list[Run], records: list[Record]) -> None:
                 )
             )
     print_table(
-        "Outages under load: 5xx other than closed-mode 503s; time inside Django (p99, max) and "
-        "the longest request as the client saw it (ms); each worker's time back on Redis after "
-        "the recovery (s); the last closed-mode 503 after it (s); the steady client's admitted "
+        "Outages under load: how long redis-server took to answer after its launch (AOF load); "
+        "5xx other than closed-mode 503s; time inside Django (p99, max) and the longest request "
+        "as the client saw it (ms); each worker's time back on Redis after Redis answered again "
+        "(s); the last closed-mode 503 after it (s); the steady client's admitted "
         f"requests in the {CLIENT_WINDOW:g} s centred on the recovery (limit {CLIENT_LIMIT})",
         rows,
         (
             "server",
             "scenario",
+            "restart s",
             "requests",
             "5xx",
             "closed 503",
@@ -192,7 +200,7 @@ def report(runs: list[Run], records: list[Record]) -> None:
     )
     if flap_rows:
         print_table(
-            "Flap: workers back on Redis within each 1 s on-phase (s after it began)",
+            "Flap: workers back on Redis within each 1 s up-phase (s after Redis answered)",
             flap_rows,
             ("server", "cycle", "back", "median s", "max s"),
         )
@@ -238,9 +246,9 @@ def main() -> None:
                 time.sleep(args.settle)
                 for name in scenarios:
                     time.sleep(HEALTHY_BEFORE)
-                    started, recovered, cycles = scenario(name, redis_server, args.outage)
+                    started, recovered, restart, cycles = scenario(name, redis_server, args.outage)
                     time.sleep(AFTER)
-                    runs.append(Run(kind, name, started, recovered, time.time(), cycles))
+                    runs.append(Run(kind, name, started, recovered, restart, time.time(), cycles))
                     time.sleep(args.settle)
             finally:
                 load.stop()
