@@ -250,6 +250,8 @@ def test_opening_breaker_starts_the_thread_which_notices_recovery_long_before_th
     open_by_requests(client)
     assert recovery.running()  # started by the transition (ops/install.py subscribes it)
     assert post_login(client) == (503, "closed")
+    # The backoff says 30 s; the checks may bring Redis back within one interval: ask for 1 s.
+    assert client.post("/login/", REMOTE_ADDR="10.9.0.3")["Retry-After"] == "1"
     time.sleep(0.3)  # several failed checks: the breaker stays open, its backoff unchanged
     assert get_breaker("ratelimit").state is OPEN
     assert get_breaker("ratelimit").snapshot().current_reset_timeout == 30
@@ -278,3 +280,5 @@ def test_no_thread_when_health_checks_are_off(own_server: RedisServer, monkeypat
     open_by_requests(Client())
     assert not recovery.running()
     assert get_breaker("ratelimit").retry_after() > 20  # the plain backoff
+    retry_after = Client().post("/login/", REMOTE_ADDR="10.9.0.4")["Retry-After"]
+    assert int(retry_after) > 20
