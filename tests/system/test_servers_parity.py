@@ -6,6 +6,8 @@ must be the same under all of them."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -144,3 +146,32 @@ def test_uvicorns_own_proxy_headers_are_reported(servers: dict[str, LiveServer])
     answer = request(configured.port, "GET", "/ip/", headers={"X-Forwarded-For": "203.0.113.9"})
     assert answer.json()["remote_addr"] == "127.0.0.1"
     assert "W140" not in configured.log_text()
+
+
+def test_a_hostile_flood_writes_a_bounded_number_of_log_lines_with_its_count(
+    servers: dict[str, LiveServer],
+) -> None:
+    """Issue #16.4 under real servers: 200 badly signed requests and 200 malformed forwarded
+    headers write one line per kind at once and one summary with the count when the 10 s interval
+    ends (not 400 lines), and no django.request line."""
+    time.sleep(11)  # the intervals the module's earlier tests opened end and are summarized
+    offsets = {name: len(s.log_text()) for name, s in servers.items()}
+    for server in servers.values():
+        for _ in range(200):
+            assert signed_get(server, "/signed/flood", secret="w" * 40) == 401
+            answer = request(server.port, "GET", "/ip/", headers={"X-Forwarded-For": "garbage"})
+            assert answer.json()["ip"] == "unknown-ip"
+    time.sleep(11)  # every interval the flood opened has ended: its summary is written
+
+    for name, server in servers.items():
+        lines = server.log_text()[offsets[name] :].splitlines()
+        assert not [line for line in lines if "django.request" in line], name
+        for marker in ("Refused request signature", "unparseable client address"):
+            kind = [line for line in lines if marker in line]
+            firsts = [line for line in kind if "[and " not in line]  # each one occurrence
+            counted = [int(n) for n in re.findall(r"\[and (\d+) more like this", "\n".join(kind))]
+            carried = [
+                int(n) for n in re.findall(r"\[(\d+) more like this before", "\n".join(kind))
+            ]
+            assert len(kind) <= 4, (name, marker, kind)  # not 200
+            assert len(firsts) + sum(counted) + sum(carried) == 200, (name, marker, kind)
