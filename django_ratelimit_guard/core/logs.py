@@ -50,10 +50,17 @@ class Aggregator:
     """Kinds -> their current interval. Thread-safe; a lock only around the table."""
 
     def __init__(
-        self, interval: float = INTERVAL, clock: Callable[[], float] = time.monotonic
+        self,
+        interval: float = INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        background: bool = True,
     ) -> None:
         self.interval = interval
         self.clock = clock
+        #: Whether a thread writes the summaries when intervals end (False: only ``flush()``,
+        #: for tests that drive an injected clock).
+        self.background = background
         self._kinds: dict[tuple[str, str], _Pending] = {}
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -85,7 +92,8 @@ class Aggregator:
                 pending.suppressed += 1
                 pending.logger, pending.level, pending.msg = logger, level, msg
                 pending.args, pending.extra = args, extra or {}
-                self._ensure_flusher()
+                if self.background:
+                    self._ensure_flusher()
                 due = False
         if due:
             fields = {**(extra or {}), "log_kind": kind, "suppressed": carried}

@@ -26,7 +26,7 @@ def lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 def test_first_occurrence_of_a_kind_is_logged_at_once_as_written(caplog) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.INFO, LOGGER.name)
-    agg = Aggregator(10.0, FakeClock())
+    agg = Aggregator(10.0, FakeClock(), background=False)
     assert agg.log(LOGGER, logging.WARNING, "k", "refused %s from %r", "x", "10.0.0.1")
     (record,) = lines(caplog)
     assert record.getMessage() == "refused x from '10.0.0.1'"
@@ -37,7 +37,7 @@ def test_first_occurrence_of_a_kind_is_logged_at_once_as_written(caplog) -> None
 def test_a_thousand_occurrences_in_one_interval_are_two_lines_with_the_count(caplog) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.INFO, LOGGER.name)
     clock = FakeClock()
-    agg = Aggregator(10.0, clock)
+    agg = Aggregator(10.0, clock, background=False)
     for i in range(1000):
         agg.log(LOGGER, logging.WARNING, "k", "refused #%d", i)
         clock.now += 0.005
@@ -56,7 +56,7 @@ def test_a_thousand_occurrences_in_one_interval_are_two_lines_with_the_count(cap
 def test_a_flood_that_goes_on_writes_one_line_per_interval(caplog, seconds: int) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.INFO, LOGGER.name)
     clock = FakeClock()
-    agg = Aggregator(10.0, clock)
+    agg = Aggregator(10.0, clock, background=False)
     sent = 0
     for _ in range(seconds * 100):  # 100 a second
         agg.log(LOGGER, logging.WARNING, "k", "refused")
@@ -75,7 +75,7 @@ def test_a_flood_that_goes_on_writes_one_line_per_interval(caplog, seconds: int)
 def test_kinds_are_counted_apart_and_a_quiet_kind_logs_again_at_once(caplog) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.INFO, LOGGER.name)
     clock = FakeClock()
-    agg = Aggregator(10.0, clock)
+    agg = Aggregator(10.0, clock, background=False)
     assert agg.log(LOGGER, logging.INFO, "a", "a")
     assert agg.log(LOGGER, logging.INFO, "b", "b")
     assert not agg.log(LOGGER, logging.INFO, "a", "a")
@@ -94,7 +94,7 @@ def test_kinds_are_counted_apart_and_a_quiet_kind_logs_again_at_once(caplog) -> 
 def test_traceback_goes_with_the_first_line_only(caplog) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.INFO, LOGGER.name)
     clock = FakeClock()
-    agg = Aggregator(10.0, clock)
+    agg = Aggregator(10.0, clock, background=False)
     for _ in range(3):
         try:
             raise ValueError("boom")

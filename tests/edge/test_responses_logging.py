@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import django
 import pytest
 from django.core import mail
 from django.http import HttpResponse
@@ -23,7 +24,10 @@ RATELIMIT_LOGGERS = ("django_ratelimit_guard", "django.request")
 @pytest.fixture
 def admin_emails(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Django's default for DEBUG = False: errors of django.request mailed to ADMINS."""
-    settings.ADMINS = [("Ops", "ops@example.com")]
+    # Django 6 wants addresses, Django 4.2 and 5.2 (name, address) pairs.
+    settings.ADMINS = (
+        ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
+    )
     settings.DEBUG = False
     handler = AdminEmailHandler()
     handler.setLevel(logging.ERROR)
