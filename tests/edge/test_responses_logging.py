@@ -124,3 +124,24 @@ def test_a_flood_of_malformed_forwarded_headers_writes_one_line_and_its_count(
         r for r in records(caplog, "django_ratelimit_guard") if "unparseable" in r.getMessage()
     ]
     assert lines[-1].suppressed == 199  # type: ignore[attr-defined]
+
+
+def test_refused_metrics_scrapes_are_one_line_and_a_count_not_a_line_each(
+    settings,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.ROOT_URLCONF = "tests.security.urls"
+    settings.RATELIMIT_GUARD = {
+        **settings.RATELIMIT_GUARD,
+        "METRICS": {"ALLOWED_CIDRS": ["10.0.0.0/8"]},
+    }
+    caplog.set_level(logging.INFO)
+    client = Client()
+    statuses = {client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code for _ in range(50)}
+    assert statuses == {403}
+    assert records(caplog, "django.request") == []
+    refused = [r for r in caplog.records if "Metrics export refused" in r.getMessage()]
+    assert len(refused) == 1  # the first, at once
+    logs.aggregator.flush(everything=True)
+    summary = [r for r in caplog.records if "Metrics export refused" in r.getMessage()][-1]
+    assert summary.suppressed == 49  # type: ignore[attr-defined]
