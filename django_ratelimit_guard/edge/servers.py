@@ -38,6 +38,8 @@ def proxy_headers_problem(
         return None
     if "--no-proxy-headers" in argv or environ.get("UVICORN_PROXY_HEADERS", "").lower() in _OFF:
         return None
+    if _trusts_nobody(argv, environ):
+        return None
     return warning(
         140,
         "RATELIMIT_GUARD['CLIENT_IP']['TRUSTED_PROXIES'] is set and this process runs under "
@@ -47,6 +49,18 @@ def proxy_headers_problem(
         "Run uvicorn with --no-proxy-headers (UVICORN_PROXY_HEADERS=false; under gunicorn's "
         "uvicorn worker, --forwarded-allow-ips='') and let TRUSTED_PROXIES walk the header.",
     )
+
+
+def _trusts_nobody(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """``--forwarded-allow-ips=''`` (uvicorn, or gunicorn running uvicorn's worker): the proxy
+    headers of no peer are trusted, so nothing is rewritten."""
+    args = list(argv)
+    for i, arg in enumerate(args):
+        if arg == "--forwarded-allow-ips=":
+            return True
+        if arg == "--forwarded-allow-ips" and i + 1 < len(args) and not args[i + 1].strip():
+            return True
+    return environ.get("FORWARDED_ALLOW_IPS", None) == ""
 
 
 def warn_about_proxy_headers() -> Problem | None:

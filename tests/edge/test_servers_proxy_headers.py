@@ -24,6 +24,14 @@ def test_uvicorn_with_trusted_proxies_and_default_proxy_headers_is_w140() -> Non
         (True, ["gunicorn"], {}, {}),  # not under uvicorn
         (True, ["uvicorn", "--no-proxy-headers"], {}, UVICORN),
         (True, ["uvicorn"], {"UVICORN_PROXY_HEADERS": "false"}, UVICORN),
+        (
+            True,
+            ["gunicorn", "-k", "uvicorn.workers.UvicornWorker", "--forwarded-allow-ips="],
+            {},
+            UVICORN,
+        ),
+        (True, ["gunicorn", "--forwarded-allow-ips", ""], {}, UVICORN),
+        (True, ["uvicorn"], {"FORWARDED_ALLOW_IPS": ""}, UVICORN),
     ],
 )
 def test_no_w140_when_uvicorn_cannot_rewrite_the_address(
