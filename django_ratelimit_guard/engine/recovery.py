@@ -36,6 +36,7 @@ import random
 import threading
 
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
+from django_ratelimit_guard.core import logs
 from django_ratelimit_guard.engine import decide, guarded
 from django_ratelimit_guard.engine.breaker import BreakerState, CircuitBreaker
 from django_ratelimit_guard.engine.breakers import all_breakers
@@ -90,7 +91,11 @@ def check_once() -> dict[str, str | None]:
             continue
         outcome = outcomes[scope] = check_scope(scope)
         if outcome is None:
-            logger.info(
+            # Aggregated: a Redis that answers PING but refuses the calls passes every check.
+            logs.log(
+                logger,
+                logging.INFO,
+                f"health_check_passed:{scope}",
                 "Rate-limit store %r answers its health check again: probing it now.",
                 scope,
                 extra={"scope": scope, "event": "health_check_passed"},
