@@ -4,6 +4,7 @@ from django.apps import AppConfig, apps
 
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.edge import checks  # noqa: F401  (registers the system checks)
+from django_ratelimit_guard.edge.servers import warn_about_proxy_headers
 from django_ratelimit_guard.signing.checks import ensure_signing_ready
 
 
@@ -18,6 +19,7 @@ class RateLimitGuardConfig(AppConfig):
         # rather than with a 500 on the first request.
         guard_settings()
         ensure_signing_ready()  # SignedRequestMiddleware without usable keys
+        warn_about_proxy_headers()  # uvicorn rewriting REMOTE_ADDR behind TRUSTED_PROXIES (W140)
 
         # The operations side defines and queries models: importable only once the app registry
         # is ready, so not at the top of this module (Django imports it before the models).

@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from django_ratelimit_guard.compat import ALL, UNSAFE, counting
+from django_ratelimit_guard.core import logs
 from django_ratelimit_guard.core.keys import parse_ip
 
 __all__ = ["get_usage", "is_ratelimited"]
@@ -77,7 +78,10 @@ def _get_ip(request: HttpRequest) -> str:
     address = parse_ip(str(ip))
     if address is None:
         # django-ratelimit raises ValueError here (a 500 a client can trigger through a header).
-        logger.warning(
+        logs.log(
+            logger,
+            logging.WARNING,
+            "compat:unknown_ip",
             "Unparseable client IP %r (RATELIMIT_IP_META_KEY=%r); counted in the %r bucket.",
             str(ip)[:64],
             ip_meta,

@@ -29,6 +29,7 @@ class BreakerSettings:
     jitter: float = 0.5
     half_open_requests: int = 1
     success_threshold: int = 2
+    health_check_seconds: float = 0.5  # 0: no health checks (recovery waits for the probes)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ BREAKER_BOUNDS: dict[str, tuple[type, float, float]] = {
     "JITTER": (float, 0.0, 1.0),
     "HALF_OPEN_REQUESTS": (int, 1, 1000),
     "SUCCESS_THRESHOLD": (int, 1, 1000),
+    "HEALTH_CHECK_SECONDS": (float, 0.0, 60),
 }
 FALLBACK_BOUNDS: dict[str, tuple[type, float, float]] = {
     "MAX_ENTRIES": (int, 100, 10_000_000),

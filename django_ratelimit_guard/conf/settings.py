@@ -109,6 +109,7 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
     breaker = BreakerSettings(
         **validate.tuning("BREAKER", raw.get("BREAKER"), BREAKER_BOUNDS, problems, 11)
     )
+    problems.extend(_health_check_problems(breaker.health_check_seconds))
     fallback = FallbackSettings(
         **validate.tuning("FALLBACK", raw.get("FALLBACK"), FALLBACK_BOUNDS, problems, 12)
     )
@@ -161,6 +162,20 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
         ),
         problems,
     )
+
+
+#: Health checks more often than this would be a PING loop, not a check.
+MIN_HEALTH_CHECK_SECONDS = 0.05
+
+
+def _health_check_problems(seconds: float) -> list[Problem]:
+    if 0 < seconds < MIN_HEALTH_CHECK_SECONDS:
+        message = (
+            f"BREAKER HEALTH_CHECK_SECONDS is {seconds!r}: expected 0 (off) or at least "
+            f"{MIN_HEALTH_CHECK_SECONDS:g} s."
+        )
+        return [error(11, message)]
+    return []
 
 
 @functools.cache

@@ -31,6 +31,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, Generic, ParamSpec
 
+from django_ratelimit_guard.core import logs
+
 logger = logging.getLogger("django_ratelimit_guard")
 
 P = ParamSpec("P")
@@ -66,8 +68,15 @@ class Topic(Generic[P]):
             try:
                 subscriber(*args, **kwargs)
             except Exception:
-                logger.exception(
-                    "A %r subscriber failed: %r", self.name, subscriber, extra={"topic": self.name}
+                logs.log(
+                    logger,
+                    logging.ERROR,
+                    f"bus:{self.name}:{getattr(subscriber, '__qualname__', '?')}",
+                    "A %r subscriber failed: %r",
+                    self.name,
+                    subscriber,
+                    extra={"topic": self.name},
+                    exc_info=True,
                 )
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
+from django_ratelimit_guard.core import logs
+
 logger = logging.getLogger("django_ratelimit_guard")
 
 KeyFunc = Callable[[HttpRequest], str | None]
@@ -77,17 +79,18 @@ def _walk(remote_addr: str, forwarded: str, config: ClientIPSettings) -> IPAddre
     ):
         return remote
     # Right to left: the rightmost entries were appended by our own proxies; the first one that
-    # is not a trusted proxy is the client as our edge saw it. A malformed entry ends the walk
-    # (we can't trust anything to its left), so the last trusted hop is used.
-    client = remote
+    # is not a trusted proxy is the client as our edge saw it. No header at all (or an empty
+    # one): the proxy itself is the client (its own health checks). A malformed entry met before
+    # that client: nobody can say who the client is (and nothing to its left can be trusted), so
+    # it is the shared unknown-ip bucket — never the proxy's own bucket, which every request
+    # without a header shares, and the same bucket uvicorn's proxy-header handling ends in.
+    if not forwarded.strip():
+        return remote
     for entry in reversed(forwarded.split(",")):
         hop = parse_ip(entry)
-        if hop is None:
-            break
-        client = hop
-        if not _is_trusted(hop, config.trusted_proxies):
-            break
-    return client
+        if hop is None or not _is_trusted(hop, config.trusted_proxies):
+            return hop
+    return hop  # every hop was a trusted proxy: the leftmost one is the client
 
 
 def client_ip(request: HttpRequest, config: ClientIPSettings) -> str:
@@ -95,18 +98,42 @@ def client_ip(request: HttpRequest, config: ClientIPSettings) -> str:
     meta = request.META
     remote = meta.get("REMOTE_ADDR")
     forwarded = meta.get(config.header) if config.trusted_proxies else None
+    if forwarded is not None and meta.get("REMOTE_PORT") == 0:
+        _rewritten_by_server(remote, forwarded)
     remote_text, forwarded_text = str(remote or ""), str(forwarded or "")
     if len(remote_text) + len(forwarded_text) > CACHED_HEADER_LENGTH:
         bucket = _compute_bucket(remote_text, forwarded_text, config)  # never pinned in the cache
     else:
         bucket = _bucket(remote_text, forwarded_text, config)
     if bucket == UNKNOWN_IP:
-        logger.warning(
-            "Request with an empty or unparseable REMOTE_ADDR; counted in the %r bucket.",
+        logs.log(
+            logger,
+            logging.WARNING,
+            "client_ip:unknown",
+            "Request with an empty or unparseable client address (REMOTE_ADDR %r, %s %r); "
+            "counted in the %r bucket.",
+            str(remote)[:64],
+            config.header,
+            forwarded_text[:128],
             UNKNOWN_IP,
             extra={"remote_addr": str(remote)[:64]},
         )
     return bucket
+
+
+def _rewritten_by_server(remote: object, forwarded: object) -> None:
+    # Under ASGI the port is an int; a real TCP peer never has port 0, but uvicorn's proxy-header
+    # handling sets it when it replaces the client with an X-Forwarded-For entry (edge/servers.py).
+    logs.log(
+        logger,
+        logging.WARNING,
+        "client_ip:rewritten_by_server",
+        "REMOTE_ADDR %r (port 0) looks rewritten from %r by the server's proxy-header handling "
+        "(uvicorn's is on by default): run uvicorn with --no-proxy-headers so that "
+        "TRUSTED_PROXIES decides (ratelimit_guard.W140).",
+        str(remote)[:64],
+        str(forwarded)[:128],
+    )
 
 
 #: A forwarded-for chain longer than this is parsed every time instead of cached, so a flood of

@@ -1,16 +1,27 @@
 """HTTP edge: the 429/503 response and the IETF RateLimit-Policy / RateLimit header fields
-(draft-ietf-httpapi-ratelimit-headers-10)."""
+(draft-ietf-httpapi-ratelimit-headers-10).
+
+Rejections are not logged one line per request: ``django.request`` would write a WARNING for
+every 429 and an ERROR — an email to ``ADMINS`` under Django's default logging — for every
+closed-mode 503. Each rejection response is marked as already logged (``logs.already_logged``)
+and summarized on the ``django_ratelimit_guard.rejections`` logger instead: per policy and status,
+at most one line per interval, with counts (``core/logs.py``; 429 at INFO, 503 at WARNING).
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import math
 
 from django.http import HttpRequest, HttpResponse
 
 from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core import logs
 from django_ratelimit_guard.core.decisions import Decision, Result
 from django_ratelimit_guard.core.exceptions import RateLimited
+
+logger = logging.getLogger("django_ratelimit_guard.rejections")
 
 #: Attribute under which the middleware records which policies it already decided.
 DECIDED_ATTR = "_rate_limit_guard_decided"
@@ -86,4 +97,23 @@ def rejection_response(request: HttpRequest, decision: Decision | None) -> HttpR
         )
     if decision is not None:
         response["Retry-After"] = str(max(1, math.ceil(decision.retry_after)))
-    return add_headers(response, request)
+    _summarize(request, response, decision)
+    return add_headers(logs.already_logged(response), request)
+
+
+def _summarize(request: HttpRequest, response: HttpResponse, decision: Decision | None) -> None:
+    status = response.status_code
+    policy = decision.policy if decision is not None else "?"
+    source = decision.source if decision is not None else "?"
+    logs.log(
+        logger,
+        logging.WARNING if status >= 500 else logging.INFO,
+        f"rejected:{status}:{policy}",
+        "Rejected with %d by policy %r (source %s): %s %r",
+        status,
+        policy,
+        source,
+        request.method,
+        request.path[:200],
+        extra={"policy": policy, "status_code": status, "source": source},
+    )

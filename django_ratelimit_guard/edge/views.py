@@ -4,12 +4,14 @@
 the client and proves nothing — and ``METRICS['BEARER_TOKEN']`` is compared as bytes with
 ``hmac.compare_digest``. With both set, both are required. The view reads prometheus_client's
 registry (every process's files under ``PROMETHEUS_MULTIPROC_DIR`` in multiprocess mode) and never
-calls Redis: scraping must work, and stay cheap, while Redis is down.
+calls Redis: scraping must work, and stay cheap, while Redis is down. Refusals (403/401) are
+logged once per interval with counts (``core/logs.py``), not once per request by ``django.request``.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 
 from django.http import HttpRequest, HttpResponse
@@ -18,9 +20,11 @@ from django.views.decorators.http import require_safe
 
 from django_ratelimit_guard.conf.sections import MetricsSettings
 from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.core import logs
 from django_ratelimit_guard.core.keys import parse_ip
 
 BEARER = "Bearer "
+logger = logging.getLogger("django_ratelimit_guard")
 
 
 def address_allowed(request: HttpRequest, config: MetricsSettings) -> bool:
@@ -63,16 +67,29 @@ def export() -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
+def refused(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    logs.log(
+        logger,
+        logging.WARNING,
+        f"metrics:{response.status_code}",
+        "Metrics export refused with %d: remote_addr=%r",
+        response.status_code,
+        str(request.META.get("REMOTE_ADDR", ""))[:64],
+        extra={"status_code": response.status_code},
+    )
+    return logs.already_logged(response)
+
+
 @never_cache
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     config = guard_settings().metrics
     if not address_allowed(request, config):
-        return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+        return refused(request, HttpResponse("Forbidden\n", status=403, content_type="text/plain"))
     if not token_allowed(request, config):
         response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
+        return refused(request, response)
     try:
         body, content_type = export()
     except ImportError:

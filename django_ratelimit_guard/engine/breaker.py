@@ -4,7 +4,8 @@
 
     CLOSED ──(FAILURE_THRESHOLD consecutive failures, or failure-or-slow rate ≥ FAILURE_RATE
     │         over WINDOW_SECONDS once MIN_CALLS were seen)──► OPEN
-    OPEN ──(jittered open time elapsed)──► HALF_OPEN        (force_open(): stays OPEN until reset())
+    OPEN ──(jittered open time elapsed, or a passing health check)──► HALF_OPEN
+         (force_open(): stays OPEN, without probes or health checks, until reset())
     HALF_OPEN ──(SUCCESS_THRESHOLD probe successes)──► CLOSED
     HALF_OPEN ──(a probe fails, is slow, or hangs)──► OPEN, with a longer open time (backoff)
 
@@ -174,6 +175,15 @@ class CircuitBreaker:
         if self._forced:
             return self._timeout(self._level)
         return max(0.0, self._next_probe_at - self.clock())
+
+    def health_check_passed(self) -> bool:
+        """A health check reached Redis (``engine/recovery.py``): make an open breaker's next probe
+        due now. It still closes only through its probes (merge first, SUCCESS_THRESHOLD)."""
+        with self._lock:
+            if self._state is not BreakerState.OPEN or self._forced:
+                return False
+            self._next_probe_at = min(self._next_probe_at, self.clock())
+            return True
 
     def snapshot(self) -> BreakerSnapshot:
         with self._lock:

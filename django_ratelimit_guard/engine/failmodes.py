@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.core.algorithms import Hit, Verdict
 from django_ratelimit_guard.core.decisions import Source
@@ -25,7 +26,9 @@ def fail_modes(
     planned: Sequence[PlannedHit], count: bool, retry_after: float
 ) -> list[tuple[Verdict, Source]]:
     """Decide ``planned`` by their policies' fail modes; ``retry_after`` (seconds until the
-    breaker's next probe) is what a ``closed`` policy asks the client to wait, at least 1 s."""
+    breaker's next probe) is what a ``closed`` policy asks the client to wait, at least 1 s — and
+    with health checks on (``recovery.py``), at most their interval: a passing check makes the
+    probe due at once, whatever the backoff."""
     out: list[tuple[Verdict, Source] | None] = [None] * len(planned)
     memory: list[int] = []
     denied = False
@@ -34,7 +37,9 @@ def fail_modes(
         if mode is FailMode.MEMORY:
             memory.append(i)
         elif mode is FailMode.CLOSED:
-            retry_ms = max(1000, int(retry_after * 1000))
+            check = guard_settings().breaker.health_check_seconds
+            wait = min(retry_after, check) if check > 0 else retry_after
+            retry_ms = max(1000, int(wait * 1000))
             out[i] = (Verdict(False, 0, retry_ms, retry_ms), "closed")
             denied = denied or p.policy.block
         else:

@@ -30,14 +30,13 @@ The caller then falls back as its own rules say: the fail modes of its policies 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 from asgiref.sync import sync_to_async
 
 from django_ratelimit_guard.conf.settings import guard_settings
-from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.core import bus, logs
 from django_ratelimit_guard.core.exceptions import StoreError, StoreUnavailable
 from django_ratelimit_guard.engine.breaker import Call, CircuitBreaker
 from django_ratelimit_guard.engine.breakers import get_breaker
@@ -52,10 +51,6 @@ Merge = Callable[[], object]
 
 #: Everything a store call may raise that counts as the store's failure.
 _FAILURES: tuple[type[BaseException], ...] = (StoreError, *REDIS_ERRORS)
-
-#: Don't log the same kind of local store error more than once per this many seconds.
-ERROR_LOG_INTERVAL = 10.0
-_last_logged: dict[tuple[str, str], float] = {}
 
 
 class Unavailable:
@@ -192,18 +187,48 @@ async def acall(
     return value
 
 
+def check_health(scope: str, ping: Callable[[], object]) -> str | None:
+    """One health check of ``scope`` (``recovery.py``'s thread, never a request): None when Redis
+    answered faster than ``SLOW_CALL_SECONDS`` — the scope's open breaker then makes its next probe
+    due at once — else why not (an error kind as ``errors.py`` classifies it, or ``"slow"``).
+
+    A failed check tells the breaker nothing: it is already open, and a check must neither raise
+    its backoff nor count as a probe. Nor is it published as a store error: the metric counts
+    calls made for requests, and checks run on their own fixed schedule.
+    """
+    breaker = get_breaker(scope)
+    started = breaker.clock()
+    try:
+        ping()
+    except _FAILURES as exc:
+        return store_error(scope, exc).reason
+    if breaker.clock() - started >= breaker.config.slow_call_seconds:
+        return "slow"
+    breaker.health_check_passed()
+    return None
+
+
 def _log_local_error(scope: str, exc: StoreError) -> None:
-    now = time.monotonic()
-    key = (scope, exc.reason)
-    if now - _last_logged.get(key, -ERROR_LOG_INTERVAL) >= ERROR_LOG_INTERVAL:
-        _last_logged[key] = now
-        logger.error(
-            "Rate-limit store %r error (%s), decided by the fail modes: %s",
-            scope,
-            exc.reason,
-            exc,
-            extra={"scope": scope, "error": exc.reason},
-        )
+    logs.log(
+        logger,
+        logging.ERROR,
+        f"store_error:{scope}:{exc.reason}",
+        "Rate-limit store %r error (%s), decided by the fail modes: %s",
+        scope,
+        exc.reason,
+        exc,
+        extra={"scope": scope, "error": exc.reason},
+    )
 
 
-__all__ = ["UNAVAILABLE", "Attempt", "Merge", "Unavailable", "abegin", "acall", "begin", "call"]
+__all__ = [
+    "UNAVAILABLE",
+    "Attempt",
+    "Merge",
+    "Unavailable",
+    "abegin",
+    "acall",
+    "begin",
+    "call",
+    "check_health",
+]

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 
 from django_ratelimit_guard.conf.sections import GuardSettings
 from django_ratelimit_guard.conf.settings import on_reload
+from django_ratelimit_guard.core import logs
 from django_ratelimit_guard.core.algorithms import Hit
 from django_ratelimit_guard.core.keys import hash_key_value
 from django_ratelimit_guard.core.policies import MAX_COST, Policy, cached_rate
@@ -70,7 +71,10 @@ def _rate(policy: Policy, request: HttpRequest) -> Rate | None:
     try:
         return cached_rate(text)
     except RateError as exc:
-        logger.error(
+        logs.log(
+            logger,
+            logging.ERROR,
+            f"plan:rate:{policy.name}",
             "Policy %r: its rate callable returned %r (%s); the policy is skipped.",
             policy.name,
             text,
@@ -86,7 +90,10 @@ def _cost(policy: Policy, request: HttpRequest) -> int:
     value = policy.cost(request)
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COST:
         return value
-    logger.error(
+    logs.log(
+        logger,
+        logging.ERROR,
+        f"plan:cost:{policy.name}",
         "Policy %r: its cost callable returned %r; counted as 1.",
         policy.name,
         value,

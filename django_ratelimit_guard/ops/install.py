@@ -9,7 +9,8 @@ allowed requests, and a subscriber that fails is logged by the bus, never in the
 ``limited``              the ``request_limited`` signal
 ``store_latency``        metrics (latency histogram)
 ``store_error``          metrics (store errors)
-``breaker_transition``   metrics and persisted events (``events.py``), ``breaker_state_changed``
+``breaker_transition``   metrics and persisted events (``events.py``), ``breaker_state_changed``,
+                         the health checks of open breakers (``engine/recovery.py``)
 ``breaker_created``      the fleet channel (a late breaker obeys a standing force-open)
 ``signature_failed``     metrics (signature failures)
 =======================  ==========================================================================
@@ -25,8 +26,9 @@ from django.http import HttpRequest
 
 from django_ratelimit_guard import signals
 from django_ratelimit_guard.conf.settings import guard_settings
-from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.core import bus, logs
 from django_ratelimit_guard.core.decisions import Result
+from django_ratelimit_guard.engine import recovery
 from django_ratelimit_guard.engine.breaker import CircuitBreaker
 from django_ratelimit_guard.ops import events, fleet, fleet_poll, metrics, top_clients
 from django_ratelimit_guard.stores.memory import fallback_store
@@ -73,11 +75,15 @@ def send_breaker_state_changed(scope: str, old: Any, new: Any, reason: str) -> N
 def _send_robust(signal: Any, **kwargs: Any) -> None:
     for receiver, result in signal.send_robust(**kwargs):
         if isinstance(result, Exception):
-            logger.error(
+            # On the request path (request_limited): aggregated, with the first traceback.
+            logs.log(
+                logger,
+                logging.ERROR,
+                f"signal:{getattr(receiver, '__qualname__', '?')}",
                 "A receiver of a django_ratelimit_guard signal failed: %r: %r",
                 receiver,
                 result,
-                exc_info=result,
+                exc_info=True,
             )
 
 
@@ -96,6 +102,7 @@ def install() -> None:
     bus.store_error.subscribe(metrics.observe_store_error)
     bus.breaker_transition.subscribe(events.on_transition)
     bus.breaker_transition.subscribe(send_breaker_state_changed)
+    bus.breaker_transition.subscribe(recovery.on_transition)
     bus.breaker_created.subscribe(fleet.on_breaker_created)
     bus.signature_failed.subscribe(metrics.signature_failure)
     events.install()

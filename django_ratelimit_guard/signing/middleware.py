@@ -23,7 +23,7 @@ from django.http.request import RawPostDataException
 
 from django_ratelimit_guard.conf.sections import SigningSettings
 from django_ratelimit_guard.conf.settings import guard_settings
-from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.core import bus, logs
 from django_ratelimit_guard.core.exceptions import SignatureError
 from django_ratelimit_guard.signing import nonces, scheme
 from django_ratelimit_guard.signing.checks import ensure_signing_ready
@@ -52,7 +52,10 @@ def unauthorized() -> HttpResponse:
 
 def refuse(request: HttpRequest, reason: str, key_id: str | None = None) -> HttpResponse:
     bus.signature_failed.publish(reason)
-    logger.warning(
+    logs.log(
+        logger,
+        logging.WARNING,
+        f"signature:{reason}",
         "Refused request signature (%s): %s %r key_id=%r remote_addr=%r",
         reason,
         request.method,
@@ -61,25 +64,85 @@ def refuse(request: HttpRequest, reason: str, key_id: str | None = None) -> Http
         str(request.META.get("REMOTE_ADDR", ""))[:64],
         extra={"reason": reason},
     )
-    return unauthorized()
+    return logs.already_logged(unauthorized())
 
 
-def too_large() -> HttpResponse:
-    return JsonResponse({"error": "request body too large"}, status=413)
+def too_large(request: HttpRequest) -> HttpResponse:
+    logs.log(
+        logger,
+        logging.WARNING,
+        "signature:too_large",
+        "Signed request body over DATA_UPLOAD_MAX_MEMORY_SIZE: %s %r remote_addr=%r",
+        request.method,
+        request.path[:200],
+        str(request.META.get("REMOTE_ADDR", ""))[:64],
+    )
+    return logs.already_logged(JsonResponse({"error": "request body too large"}, status=413))
 
 
-def unavailable() -> HttpResponse:
+def unavailable(request: HttpRequest) -> HttpResponse:
+    logs.log(
+        logger,
+        logging.WARNING,
+        "signature:nonce_store_unavailable",
+        "Signed request refused with 503: the nonce store could not answer (%s %r).",
+        request.method,
+        request.path[:200],
+    )
     response = JsonResponse(
         {"error": "request signature could not be verified, retry later"}, status=503
     )
     response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
-    return response
+    return logs.already_logged(response)
 
 
 def applies(config: SigningSettings, path: str) -> bool:
     if any(path.startswith(prefix) for prefix in config.exempt_paths):
         return False
     return any(path.startswith(prefix) for prefix in config.paths)
+
+
+def length_required(request: HttpRequest) -> HttpResponse:
+    """A body sent without Content-Length (``Transfer-Encoding: chunked``) on a signed path: 411
+    under every server. Under WSGI Django sees no body without Content-Length (it would verify
+    an empty body and refuse a valid signature with 401), while ASGI servers hand the whole body
+    over (and it would verify): one clear answer for both, and the client knows the fix."""
+    bus.signature_failed.publish("length_required")
+    logs.log(
+        logger,
+        logging.WARNING,
+        "signature:length_required",
+        "Signed request refused with 411 (a body without Content-Length): %s %r remote_addr=%r",
+        request.method,
+        request.path[:200],
+        str(request.META.get("REMOTE_ADDR", ""))[:64],
+    )
+    response = JsonResponse(
+        {"error": "length required: send a signed request's body with Content-Length"},
+        status=411,
+    )
+    return logs.already_logged(response)
+
+
+def signed_path(request: HttpRequest) -> str:
+    """The path the signature covers: the percent-decoded bytes of the path on the wire, as UTF-8,
+    with broken UTF-8 sequences re-percent-encoded (``scheme.decoded_path``) — how Django reads
+    ``request.path`` under WSGI, from the latin-1 round trip of ``PATH_INFO`` (with
+    ``SCRIPT_NAME``). ASGI servers decode the path themselves: uvicorn replaces invalid UTF-8
+    with U+FFFD, so there (and only when the path holds one) it is read again from the bytes of
+    ``scope["raw_path"]``, and both servers verify the same bytes."""
+    path = request.path
+    if "\ufffd" not in path:
+        return path  # valid UTF-8 on the wire: every server decodes it the same way
+    scope = getattr(request, "scope", None)
+    raw = scope.get("raw_path") if isinstance(scope, dict) else None
+    if not isinstance(raw, bytes):
+        return path
+    decoded = scheme.decoded_path(raw)
+    root = str(scope.get("root_path") or "") if isinstance(scope, dict) else ""
+    if root and not decoded.startswith(root):  # servers whose raw_path leaves root_path out
+        decoded = root.rstrip("/") + decoded
+    return decoded
 
 
 def raw_query(request: HttpRequest) -> bytes:
@@ -110,18 +173,20 @@ def verify(request: HttpRequest, now: float) -> Verified | HttpResponse | None:
         scheme.check_timestamp(credentials.timestamp, now, config.max_skew_seconds)
     except SignatureError as exc:
         return refuse(request, exc.reason)
+    if "HTTP_TRANSFER_ENCODING" in request.META:
+        return length_required(request)
     try:
         body = request.body
     except RequestDataTooBig:
         bus.signature_failed.publish("too_large")
-        return too_large()
+        return too_large(request)
     except (RawPostDataException, ValueError, OSError):
         # Something read the stream before us (middleware order), a malformed Content-Length,
         # or a broken connection: the body can't be verified, so neither can the request.
         return refuse(request, "body_unreadable", credentials.key_id)
     message = scheme.string_to_sign(
         str(request.method),
-        request.path,
+        signed_path(request),
         raw_query(request),
         request.get_host(),
         credentials.timestamp,
@@ -139,7 +204,7 @@ def verify(request: HttpRequest, now: float) -> Verified | HttpResponse | None:
 def after_claim(request: HttpRequest, verified: Verified, claim: Claim) -> HttpResponse | None:
     if claim is Claim.UNAVAILABLE:
         bus.signature_failed.publish("nonce_store")
-        return unavailable()
+        return unavailable(request)
     if claim is Claim.REPLAY:
         return refuse(request, scheme.REPLAY, verified.key_id)
     request.api_key_id = verified.key_id  # type: ignore[attr-defined]

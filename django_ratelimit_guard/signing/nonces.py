@@ -23,6 +23,7 @@ from asgiref.sync import sync_to_async
 
 from django_ratelimit_guard.conf.sections import GuardSettings
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
+from django_ratelimit_guard.core import logs
 from django_ratelimit_guard.core.exceptions import StoreError
 from django_ratelimit_guard.core.keys import hash_key_value
 from django_ratelimit_guard.engine import decide, guarded
@@ -113,7 +114,10 @@ def _claim_in_redis(config: GuardSettings, key: str, ttl: int) -> bool | None:
     None when the breaker is open or the call failed (then the fail mode decides)."""
 
     def failed(error: StoreError) -> None:
-        logger.warning(
+        logs.log(
+            logger,
+            logging.WARNING,
+            f"nonce_store:{error.reason}",
             "Nonce store (Redis %r) failed (%s); SIGNING FAIL_MODE is %r.",
             config.cache_alias,
             error.reason,
@@ -142,7 +146,10 @@ def claim(key_id: str, nonce: str) -> Claim:
     try:
         return Claim.FRESH if memory_cache.claim(key, ttl) else Claim.REPLAY
     except NonceCacheFull:
-        logger.error(
+        logs.log(
+            logger,
+            logging.ERROR,
+            "nonce_cache_full",
             "The in-memory nonce cache is full (%d live nonces); refusing signed requests until "
             "nonces expire or Redis is back.",
             memory_cache.max_entries,

@@ -77,15 +77,15 @@ def evalsha_on(pool: Any, args: Sequence[Any]) -> Any:
         pool.release(conn)
 
 
-def _connect_once(conn: Any) -> None:
+def connect_once(conn: Any) -> None:
     """Connect and handshake in one attempt: on a frozen Redis the kernel still completes the
     TCP handshake, and redis-py 6+'s ``connect()`` would retry the timed-out HELLO with backoff
     (seconds, where the breaker must hear of it after one socket timeout)."""
-    connect_once = getattr(conn, "connect_check_health", None)
-    if connect_once is None:  # redis-py < 6: connect() does not retry by default
+    connect_checked = getattr(conn, "connect_check_health", None)
+    if connect_checked is None:  # redis-py < 6: connect() does not retry by default
         conn.connect()
     else:
-        connect_once(check_health=True, retry_socket_connect=False)
+        connect_checked(check_health=True, retry_socket_connect=False)
 
 
 class _Slot:
@@ -153,13 +153,13 @@ class ThreadConnections:
         # _sock is None until connected; connect() would cost a retry wrapper even then.
         sock = getattr(conn, "_sock", None)
         if sock is None:
-            _connect_once(conn)
+            connect_once(conn)
             return conn
         if sock is not slot.sock:  # connected since the last check: watch the new socket
             slot.sock, slot.poll = sock, _poller(sock)
         if _stale(conn, slot.poll):
             conn.disconnect()
-            _connect_once(conn)
+            connect_once(conn)
         return conn
 
     def __call__(self, args: Sequence[Any]) -> Any:

@@ -6,6 +6,8 @@ from example import bench_views
 from example.urls import urlpatterns as demo_urlpatterns
 
 urlpatterns = [
+    path("bench/plain/async/", bench_views.ok_async),
+    path("bench/one/async/", bench_views.ok_async),
     path("bench/plain/", bench_views.ok),
     path("bench/floor/", bench_views.ok),
     path("bench/one/", bench_views.ok),

@@ -68,8 +68,13 @@ def test_a_client_spoofing_the_leftmost_entry_behind_a_proxy_is_still_its_real_a
     assert ip_of("10.0.0.1", "1.1.1.1, 203.0.113.7") == "203.0.113.7"
 
 
-def test_malformed_hop_ends_the_walk_at_the_last_trusted_hop():
-    assert ip_of("10.0.0.1", "203.0.113.7, garbage, 10.0.0.3") == "10.0.0.3"
+def test_malformed_hop_before_the_client_counts_in_the_unknown_ip_bucket():
+    # Not the last trusted hop's own bucket (shared with every request without a header):
+    # the documented unknown-ip bucket, as under uvicorn's proxy-header handling (issue #16.3).
+    assert ip_of("10.0.0.1", "203.0.113.7, garbage, 10.0.0.3") == UNKNOWN_IP
+    assert ip_of("10.0.0.1", "garbage") == UNKNOWN_IP
+    # Left of the client, garbage is never read.
+    assert ip_of("10.0.0.1", "garbage, 203.0.113.7, 10.0.0.3") == "203.0.113.7"
 
 
 def test_empty_forwarded_header_from_a_trusted_proxy_counts_the_proxy():

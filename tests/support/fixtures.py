@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from django_ratelimit_guard.conf.settings import reset_all
+from django_ratelimit_guard.core import logs
 from django_ratelimit_guard.core.bus import Topic
 from django_ratelimit_guard.engine import decide
 from django_ratelimit_guard.ops import top_clients
@@ -28,11 +29,15 @@ from tests.support.redis_servers import RedisServer
 # beside the tests would race them. tests/system/test_fleet_processes.py runs real worker
 # processes with a poller.
 os.environ.setdefault("RATELIMIT_GUARD_CONTROL_POLL_SECONDS", "0")
+# Nor a health-check thread (engine/recovery.py) making open breakers' probes due behind the
+# backs of the tests that time them; tests/engine/test_recovery_*.py turn it on where they test it.
+os.environ.setdefault("RATELIMIT_GUARD_BREAKER_HEALTH_CHECK_SECONDS", "0")
 
 
 @pytest.fixture(autouse=True)
 def _fresh_guard_state() -> Iterator[None]:
     reset_all()
+    logs.aggregator.reset()  # every test sees the first line of each kind it causes
     yield
     reset_all()
 
