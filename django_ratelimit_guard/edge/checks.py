@@ -38,6 +38,7 @@ def check_settings(
     messages += [to_message(p) for p in cache_problems(built.cache_alias)]
     messages += [to_message(p) for p in middleware_problems(built.policies.values())]
     messages += [to_message(p) for p in referenced_policy_problems(built.policies)]
+    messages += [to_message(p) for p in header_name_problems()]
     return messages
 
 
@@ -114,6 +115,22 @@ def referenced_policy_problems(policies: Any) -> list[Problem]:
             "Add it to POLICIES, or declare it inline: @rate_limit(rate='5/m', ...).",
         )
         for name in unknown
+    ]
+
+
+def header_name_problems() -> list[Problem]:
+    """Policies that clients would see under one name (``registry.header_name``): two views
+    with the same short name in different modules, or a view named like a settings policy.
+    Call after the URLconf is loaded (``referenced_policy_problems`` loads it)."""
+    return [
+        warning(
+            90,
+            f"The policies {', '.join(names)} are all sent to clients as {header!r} in the "
+            "RateLimit header fields: a client cannot tell their quotas apart.",
+            f"Pass a distinct name= to @rate_limit(...) on all but one of them, e.g. "
+            f"@rate_limit(..., name={header + '-2'!r}).",
+        )
+        for header, names in sorted(registry.header_name_clashes().items())
     ]
 
 

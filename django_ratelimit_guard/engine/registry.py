@@ -14,6 +14,9 @@ from django_ratelimit_guard.core.problems import Problem, error
 
 _inline_fields: dict[str, Mapping[str, Any]] = {}
 _inline_built: dict[str, Policy] = {}
+#: Inline policy name -> the name clients see in the RateLimit header fields, where they differ
+#: (a policy named after its view: ``shop.views.report`` is sent as ``report``).
+_header_names: dict[str, str] = {}
 #: Policy names that decorators refer to; checks.py reports the unknown ones.
 referenced_names: set[str] = set()
 
@@ -37,15 +40,42 @@ def _build_inline(name: str, fields: Mapping[str, Any]) -> Policy:
     return policy
 
 
-def declare_inline(name: str, fields: Mapping[str, Any]) -> None:
-    """Register (and validate now) an inline policy. Raises ConfigError at import time."""
+def declare_inline(name: str, fields: Mapping[str, Any], header: str | None = None) -> None:
+    """Register (and validate now) an inline policy. Raises ConfigError at import time.
+
+    ``header`` is the name sent to clients when it differs from ``name`` (``header_name``)."""
     if name in guard_settings().policies:
         raise ConfigError([_clash(name)])
     previous = _inline_fields.get(name)
-    if previous is not None and dict(previous) != dict(fields):
-        raise ConfigError([_clash(name, inline=True)])
+    if previous is not None:
+        if dict(previous) != dict(fields):
+            raise ConfigError([_clash(name, inline=True)])
+        return  # declared again: method_decorator applies us on every call
     _inline_built[name] = _build_inline(name, fields)
     _inline_fields[name] = dict(fields)
+    if header is not None and header != name:
+        _header_names[name] = header
+
+
+def validate_inline(fields: Mapping[str, Any]) -> None:
+    """Validate inline fields without declaring a policy. Raises ConfigError."""
+    _build_inline("inline", fields)
+
+
+def header_name(name: str) -> str:
+    """The name of policy ``name`` in the RateLimit header fields: the internal name, except for
+    a policy named after its view, which clients know by the view's short name (the module path
+    stays internal: admin, metrics, storage keys)."""
+    return _header_names.get(name, name)
+
+
+def header_name_clashes() -> dict[str, list[str]]:
+    """Header names that several policies would share (settings and inline), each with the
+    internal names that share it (checks.py warns: ratelimit_guard.W090)."""
+    owners: dict[str, list[str]] = {}
+    for name in (*guard_settings().policies, *_inline_fields):
+        owners.setdefault(header_name(name), []).append(name)
+    return {header: sorted(names) for header, names in owners.items() if len(set(names)) > 1}
 
 
 def _clash(name: str, inline: bool = False) -> Problem:
