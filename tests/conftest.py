@@ -8,12 +8,21 @@ import pytest
 
 from django_ratelimit_guard.conf.settings import reset_all
 from django_ratelimit_guard.core.bus import Topic
+from django_ratelimit_guard.edge.startup import validate_views_once
 from tests.redis_servers import RedisServer
 
 # No fleet poller thread in the test process, even where a test replaces RATELIMIT_GUARD whole
 # (the environment variable wins over the dict): a thread reading the in-memory test database
 # beside the tests would race them. tests/fleet/ runs real worker processes with a poller.
 os.environ.setdefault("RATELIMIT_GUARD_CONTROL_POLL_SECONDS", "0")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _views_validated_under_the_suites_settings(django_test_environment: None) -> None:
+    """RateLimitMiddleware validates every @rate_limit once per process, when first built
+    (edge/startup.py). Do it here, under tests.settings, the project the URLconf belongs to: tests
+    that swap POLICIES later model other projects without re-importing the URLconf."""
+    validate_views_once()
 
 
 @pytest.fixture(scope="session")

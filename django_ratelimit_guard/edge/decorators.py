@@ -85,7 +85,7 @@ def _declare(
         # method_decorator applies us once to a throwaway function, to copy our attributes onto
         # the class's method: nothing names the class there. Validate now; the policy is
         # declared, under the class's name, when the decorator meets the bound method.
-        registry.validate_inline(fields)
+        registry.validate_inline(fields, "a class-based view's method (method_decorator)")
         return None
     # Named after the view; clients see only its short name (no module path).
     policy_name, header = view_names(view)

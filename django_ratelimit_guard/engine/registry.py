@@ -4,7 +4,8 @@ rebuilt lazily after a settings change (their fail mode may be inherited)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
@@ -19,6 +20,39 @@ _inline_built: dict[str, Policy] = {}
 _header_names: dict[str, str] = {}
 #: Policy names that decorators refer to; checks.py reports the unknown ones.
 referenced_names: set[str] = set()
+#: While > 0, a decorator's problem is collected (``declaration_problems``) instead of raised, so
+#: that loading the URLconf reports every decorator problem at once (``edge/startup.py``).
+_collecting = 0
+_problems: list[Problem] = []
+
+
+@contextmanager
+def collecting() -> Iterator[None]:
+    """Collect declaration problems instead of raising them, inside this block."""
+    global _collecting
+    _collecting += 1
+    try:
+        yield
+    finally:
+        _collecting -= 1
+
+
+def collect_from_now_on() -> None:
+    """Collect declaration problems for the rest of this process: a management command whose
+    system checks report them (``apps.ready()``)."""
+    global _collecting
+    _collecting += 1
+
+
+def declaration_problems() -> list[Problem]:
+    """Every problem a decorator met while problems were collected."""
+    return list(_problems)
+
+
+def _raise_or_collect(exc: ConfigError) -> None:
+    if not _collecting:
+        raise exc
+    _problems.extend(p for p in exc.problems if p not in _problems)
 
 
 @on_reload
@@ -41,9 +75,17 @@ def _build_inline(name: str, fields: Mapping[str, Any]) -> Policy:
 
 
 def declare_inline(name: str, fields: Mapping[str, Any], header: str | None = None) -> None:
-    """Register (and validate now) an inline policy. Raises ConfigError at import time.
+    """Register (and validate now) an inline policy. Raises ConfigError at import time, unless
+    problems are being collected (``collecting``).
 
     ``header`` is the name sent to clients when it differs from ``name`` (``header_name``)."""
+    try:
+        _declare(name, fields, header)
+    except ConfigError as exc:
+        _raise_or_collect(exc)
+
+
+def _declare(name: str, fields: Mapping[str, Any], header: str | None) -> None:
     if name in guard_settings().policies:
         raise ConfigError([_clash(name)])
     previous = _inline_fields.get(name)
@@ -57,9 +99,12 @@ def declare_inline(name: str, fields: Mapping[str, Any], header: str | None = No
         _header_names[name] = header
 
 
-def validate_inline(fields: Mapping[str, Any]) -> None:
-    """Validate inline fields without declaring a policy. Raises ConfigError."""
-    _build_inline("inline", fields)
+def validate_inline(fields: Mapping[str, Any], where: str) -> None:
+    """Validate inline fields without declaring a policy. Raises ConfigError (or collects it)."""
+    try:
+        _build_inline(where, fields)
+    except ConfigError as exc:
+        _raise_or_collect(exc)
 
 
 def header_name(name: str) -> str:

@@ -27,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django_ratelimit_guard.core.exceptions import ActionError
 from django_ratelimit_guard.engine import decide
+from django_ratelimit_guard.management.common_options import accept_common_options
 from django_ratelimit_guard.ops import actions, status
 from django_ratelimit_guard.stores import scripts
 from django_ratelimit_guard.stores.errors import classify
@@ -72,6 +73,8 @@ class Command(BaseCommand):
             p.add_argument("--by", default="", help="Who issues it (default: the OS user).")
         cr = sub.add_parser("check-redis", help="Round-trip time, script load, server version.")
         cr.add_argument("--json", action="store_true", help="Print one JSON document.")
+        for p in sub.choices.values():
+            accept_common_options(p)
 
     def handle(self, *args: Any, **options: Any) -> None:
         sub = options["subcommand"]
