@@ -35,6 +35,7 @@ __all__ = [
     "get_usage",
     "rate_limit",
     "reset",
+    "validate_views",
 ]
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from django_ratelimit_guard.core.policies import Policy
     from django_ratelimit_guard.edge.api import acheck, aget_usage, check, get_usage, reset
     from django_ratelimit_guard.edge.decorators import rate_limit
+    from django_ratelimit_guard.edge.startup import validate_views
 
 _EXCEPTIONS = [
     "ActionError",
@@ -71,6 +73,7 @@ _LAZY = {
     "Result": "core.decisions",
     "Policy": "core.policies",
     "rate_limit": "edge.decorators",
+    "validate_views": "edge.startup",
     **dict.fromkeys(_EXCEPTIONS, "core.exceptions"),
 }
 
