@@ -198,10 +198,9 @@ def fleet_status() -> FleetStatus:
 def fallback_status() -> FallbackStatus:
     store = fallback_store()
     evictions = dict(store.evictions)
-    metrics.refresh_fallback(store.entries, store.capacity, evictions)
-    return FallbackStatus(
-        store.entries, store.capacity, evictions, guard_settings().fallback.warn_ratio
-    )
+    entries = store.live_entries()  # expired entries are free room
+    metrics.refresh_fallback(entries, store.capacity, evictions)
+    return FallbackStatus(entries, store.capacity, evictions, guard_settings().fallback.warn_ratio)
 
 
 def policy_rows() -> list[PolicyRow]:
