@@ -2,6 +2,6 @@
 operations side that owns them, ``ops/models.py``. Nothing inside the package imports this module.
 """
 
-from django_ratelimit_guard.ops.models import BreakerCommand, BreakerEvent, Status
+from django_ratelimit_guard.ops.models import BreakerCommand, BreakerEvent, ProcessReport, Status
 
-__all__ = ["BreakerCommand", "BreakerEvent", "Status"]
+__all__ = ["BreakerCommand", "BreakerEvent", "ProcessReport", "Status"]

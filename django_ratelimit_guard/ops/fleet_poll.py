@@ -3,7 +3,9 @@
 :func:`poll` runs after every decision (``on_decided`` subscribes to ``bus.decided``). It costs one
 ``time.monotonic()`` and a compare; at most once per ``CONTROL['POLL_SECONDS']`` it wakes this
 process's poller thread, which reads the database and applies new commands. So no request thread and
-no event loop ever waits on the database, and an idle process issues no queries at all.
+no event loop ever waits on the database. The thread also writes this process's report for the
+fleet-wide view (``reports.py``), and wakes by itself every ``reports.HEARTBEAT_SECONDS``: an idle
+process issues a command read and a heartbeat write that often, nothing more.
 
 The thread starts lazily, at the first decision of each process — never at import, so a gunicorn
 master that preloads the app forks workers without a thread (threads don't survive ``fork``; a child
@@ -22,7 +24,7 @@ from typing import Any
 from django.db import close_old_connections
 
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
-from django_ratelimit_guard.ops import events, fleet
+from django_ratelimit_guard.ops import events, fleet, reports
 
 logger = logging.getLogger("django_ratelimit_guard")
 
@@ -44,6 +46,13 @@ def on_decided(request: Any, result: Any) -> None:
     """A ``bus.decided`` subscriber: every decision of this process keeps the channel polled."""
     if _clock() >= _next_poll:
         _due()
+
+
+def on_transition(scope: str, old: Any, new: Any, reason: str) -> None:
+    """A ``bus.breaker_transition`` subscriber: report the new state for the fleet view at once
+    (``reports.py``), not at the next heartbeat. Transitions are rare; no request waits."""
+    if thread_alive():
+        _wake.set()
 
 
 def _due() -> None:
@@ -71,11 +80,13 @@ def _start() -> None:
 
 def _run(wake: threading.Event) -> None:
     while True:
-        wake.wait()
+        # Woken by a decision at most once per POLL_SECONDS, else by the heartbeat's timeout.
+        wake.wait(reports.HEARTBEAT_SECONDS)
         wake.clear()
         try:
             fleet.sync()
             events.flush()  # transitions the commands caused, written from this safe place
+            reports.heartbeat()  # this process's breakers and fallback fill, for the fleet view
         except Exception:  # the poller must outlive any bug; the next wake-up retries
             logger.exception("The fleet command poller failed", extra={"event": "fleet_poll_error"})
         finally:

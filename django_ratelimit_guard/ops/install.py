@@ -10,7 +10,8 @@ allowed requests, and a subscriber that fails is logged by the bus, never in the
 ``limited``              the ``request_limited`` signal
 ``store_latency``        metrics (latency histogram)
 ``store_error``          metrics (store errors)
-``breaker_transition``   metrics and persisted events (``events.py``), ``breaker_state_changed``
+``breaker_transition``   metrics and persisted events (``events.py``), ``breaker_state_changed``,
+                         the fleet poller (this process's report for the fleet view)
 ``breaker_created``      the fleet channel (a late breaker obeys a standing force-open)
 ``signature_failed``     metrics (signature failures)
 =======================  ==========================================================================
@@ -83,6 +84,7 @@ def install() -> None:
     bus.store_error.subscribe(metrics.observe_store_error)
     bus.breaker_transition.subscribe(events.on_transition)
     bus.breaker_transition.subscribe(send_breaker_state_changed)
+    bus.breaker_transition.subscribe(fleet_poll.on_transition)  # the fleet view, at once
     bus.breaker_created.subscribe(fleet.on_breaker_created)
     bus.signature_failed.subscribe(metrics.signature_failure)
     events.install()

@@ -22,7 +22,7 @@ from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.engine import decide, guarded, registry
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
-from django_ratelimit_guard.ops import events, fleet, metrics, top_clients
+from django_ratelimit_guard.ops import events, fleet, metrics, reports, top_clients
 from django_ratelimit_guard.stores.errors import classify
 from django_ratelimit_guard.stores.memory import fallback_store
 
@@ -68,6 +68,8 @@ class BreakerRow:
     current_reset_timeout: float
     forced: bool
     fleet: str = ""  # the standing fleet command that forces it, described
+    opened_by: str = ""  # while not closed: what opened it (its failure figures are those then)
+    next_probe_due: bool = False  # the next probe may go now (the next request sends it)
 
 
 @dataclass
@@ -111,6 +113,8 @@ class Snapshot:
     events: list[Any]
     events_error: str | None
     fleet: FleetStatus | None = None
+    processes: list[reports.ProcessRow] = field(default_factory=list)  # every live one
+    processes_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -130,6 +134,8 @@ class Snapshot:
             for e in self.events
         ]
         data["fallback"]["fill_percent"] = self.fallback.fill_percent
+        for process, row in zip(self.processes, data["processes"], strict=True):
+            row["fill_percent"] = process.fill_percent
         return _jsonable(data)  # type: ignore[no-any-return]
 
 
@@ -161,13 +167,16 @@ def breaker_rows() -> list[BreakerRow]:
     for scope in sorted(breakers):
         s = breakers[scope].snapshot()
         command = fleet.effective(scope)
+        reported = reports.breaker_report(s)  # an open breaker's figures: those that opened it
         rows.append(
             BreakerRow(
                 scope=s.scope,
                 state=s.state.value,
-                consecutive_failures=s.consecutive_failures,
-                recent_failures=s.recent_failures,
-                recent_calls=s.recent_calls,
+                consecutive_failures=reported["consecutive_failures"],
+                recent_failures=reported["recent_failures"],
+                recent_calls=reported["recent_calls"],
+                opened_by=reported["opened_by"],
+                next_probe_due=s.next_probe_at is not None and s.next_probe_at <= time.time(),
                 opened_at=_epoch(s.opened_at),
                 next_probe_at=_epoch(s.next_probe_at),
                 open_count=s.open_count,
@@ -267,11 +276,17 @@ def probe_redis(with_top_clients: bool = True) -> tuple[RedisStatus, list[top_cl
     return status, top_clients.parse(replies[1:]) if with_top_clients else []
 
 
-def collect() -> Snapshot:
+def collect(*, report_self: bool = True) -> Snapshot:
+    """Everything the page shows. ``report_self``: write this process's report first, so its row
+    in the fleet view is current (a worker serving the admin page); the ``status`` command, not a
+    worker, does not report itself."""
     fleet_state = fleet_status()
     redis_status, clients = probe_redis()
     rows = breaker_rows()
     recent, events_error = events.recent()
+    if report_self:
+        reports.heartbeat(force=True)
+    processes, processes_error = reports.live()
     return Snapshot(
         host=socket.gethostname(),
         pid=os.getpid(),
@@ -284,4 +299,6 @@ def collect() -> Snapshot:
         events=recent,
         events_error=events_error,
         fleet=fleet_state,
+        processes=processes,
+        processes_error=processes_error,
     )
