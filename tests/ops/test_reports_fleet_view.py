@@ -150,3 +150,17 @@ def test_the_status_page_lists_every_live_process_and_marks_this_one(admin_clien
     assert 'data-host="web-1" data-pid="101" data-open="1"' in page
     assert "(this process)" in page  # the process serving the page reported itself
     assert "5 consecutive failures (connection); 5 / 5 failed, 5 consecutive" in page
+
+
+def test_a_missing_table_is_logged_as_a_missing_migrate_not_only_as_an_outage(caplog, monkeypatch):
+    from django.db import OperationalError
+
+    from django_ratelimit_guard.ops import fleet
+
+    def no_table(floor):
+        raise OperationalError("no such table: django_ratelimit_guard_breakercommand")
+
+    fleet.forget()
+    monkeypatch.setattr(fleet, "_read", no_table)
+    assert not fleet.sync()
+    assert "run `manage.py migrate`" in caplog.text
