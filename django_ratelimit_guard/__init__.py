@@ -3,6 +3,7 @@
 The public API, in one place::
 
     from django_ratelimit_guard import rate_limit, check, acheck, get_usage, aget_usage, reset
+    from django_ratelimit_guard import validate_views  # in wsgi.py of decorator-only projects
     from django_ratelimit_guard import Decision, Result, Policy, RateLimited, GuardError, ...
 
 Everything here is imported lazily, so that importing the package (from settings.py, say) never

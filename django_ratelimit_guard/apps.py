@@ -24,7 +24,7 @@ class RateLimitGuardConfig(AppConfig):
         if reporting:
             # Decorators (imported with the URLconf by the checks) report their problems as
             # check messages too, all of them, instead of raising at the first.
-            registry.collect_from_now_on()
+            registry.collect_until_checked()
         try:
             guard_settings()
             ensure_signing_ready()  # SignedRequestMiddleware without usable keys

@@ -62,6 +62,29 @@ def _usable_aliases(caches: dict[str, Any]) -> list[str]:
     ]
 
 
+def _broken_backend(
+    alias: str, backend: str, reason: str, caches: dict[str, Any]
+) -> checks.CheckMessage:
+    """E063 (django-ratelimit's E003): the hint names the aliases that would work."""
+    usable = _usable_aliases(caches)
+    where = (
+        "RATELIMIT_USE_CACHE"
+        if hasattr(settings, "RATELIMIT_USE_CACHE")
+        else "RATELIMIT_USE_CACHE (not set, so 'default')"
+    )
+    hint = (
+        f"Set RATELIMIT_USE_CACHE to {' or '.join(usable)}, which would work"
+        if usable
+        else "Add a django-redis (counted atomically by the Lua engine) or memcached cache to "
+        "CACHES and set RATELIMIT_USE_CACHE to its alias"
+    )
+    return checks.Error(
+        f"{where} is {alias!r}: the cache backend {backend} {reason}.",
+        hint=hint + "." + _upstream("ratelimit_guard.E063"),
+        id="ratelimit_guard.E063",
+    )
+
+
 def cache_messages() -> list[checks.CheckMessage]:
     alias = cache_alias()
     caches = getattr(settings, "CACHES", None)
@@ -93,26 +116,7 @@ def cache_messages() -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
     reason = KNOWN_BROKEN_CACHE_BACKENDS.get(backend)
     if reason is not None:
-        usable = _usable_aliases(caches)
-        where = (
-            "RATELIMIT_USE_CACHE"
-            if hasattr(settings, "RATELIMIT_USE_CACHE")
-            else ("RATELIMIT_USE_CACHE (not set, so 'default')")
-        )
-        messages.append(
-            checks.Error(
-                f"{where} is {alias!r}: the cache backend {backend} {reason}.",
-                hint=(
-                    f"Set RATELIMIT_USE_CACHE to {' or '.join(usable)}, which would work"
-                    if usable
-                    else "Add a django-redis (counted atomically by the Lua engine) or memcached "
-                    "cache to CACHES and set RATELIMIT_USE_CACHE to its alias"
-                )
-                + "."
-                + _upstream("ratelimit_guard.E063"),
-                id="ratelimit_guard.E063",
-            )
-        )
+        messages.append(_broken_backend(alias, str(backend), reason, caches))
     if backend not in SUPPORTED_CACHE_BACKENDS and not is_django_redis(str(backend)):
         messages.append(
             checks.Warning(

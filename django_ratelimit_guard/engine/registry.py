@@ -37,11 +37,24 @@ def collecting() -> Iterator[None]:
         _collecting -= 1
 
 
-def collect_from_now_on() -> None:
-    """Collect declaration problems for the rest of this process: a management command whose
-    system checks report them (``apps.ready()``)."""
-    global _collecting
-    _collecting += 1
+_until_checked = False
+
+
+def collect_until_checked() -> None:
+    """Collect declaration problems until the system checks have reported them
+    (:func:`checked`): a management command that runs the checks (``apps.ready()``)."""
+    global _collecting, _until_checked
+    if not _until_checked:
+        _until_checked = True
+        _collecting += 1
+
+
+def checked() -> None:
+    """The checks have reported the collected problems: decorators raise again from now on."""
+    global _collecting, _until_checked
+    if _until_checked:
+        _until_checked = False
+        _collecting -= 1
 
 
 def declaration_problems() -> list[Problem]:

@@ -73,3 +73,27 @@ def test_a_command_that_skips_the_checks_still_fails_at_startup(bad_settings):
     result = run(bad_settings, "-m", "django", "check", "--skip-checks")
     assert result.returncode != 0
     assert "RATELIMIT_GUARD has 2 problems" in result.stderr
+
+
+@pytest.fixture
+def clean_registry():
+    from django_ratelimit_guard.engine import registry
+
+    saved = list(registry._problems)
+    yield registry
+    registry.checked()
+    registry._problems[:] = saved
+
+
+def test_decorators_collect_only_until_the_checks_have_reported(clean_registry):
+    from django.core import checks
+
+    from django_ratelimit_guard import rate_limit
+    from django_ratelimit_guard.core.exceptions import ConfigError
+
+    clean_registry.collect_until_checked()  # what ready() does under a checking command
+    rate_limit(rate="5/minute", key="ip")(lambda request: None)  # collected, not raised
+    ids = [m.id for m in checks.run_checks(tags=["ratelimit_guard"])]
+    assert "ratelimit_guard.E002" in ids
+    with pytest.raises(ConfigError):  # after the checks, a bad decorator raises again
+        rate_limit(rate="6/minute", key="ip")(lambda request: None)
