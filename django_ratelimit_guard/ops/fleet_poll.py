@@ -79,14 +79,17 @@ def _start() -> None:
 
 
 def _run(wake: threading.Event) -> None:
+    wait = reports.HEARTBEAT_SECONDS
     while True:
-        # Woken by a decision at most once per POLL_SECONDS, else by the heartbeat's timeout.
-        wake.wait(reports.HEARTBEAT_SECONDS)
+        # Woken by a decision at most once per POLL_SECONDS, by a breaker transition, or when
+        # this process's report for the fleet view is due.
+        wake.wait(wait)
         wake.clear()
+        wait = reports.HEARTBEAT_SECONDS
         try:
             fleet.sync()
             events.flush()  # transitions the commands caused, written from this safe place
-            reports.heartbeat()  # this process's breakers and fallback fill, for the fleet view
+            wait = reports.heartbeat()  # breakers and fallback fill, for the fleet view
         except Exception:  # the poller must outlive any bug; the next wake-up retries
             logger.exception("The fleet command poller failed", extra={"event": "fleet_poll_error"})
         finally:

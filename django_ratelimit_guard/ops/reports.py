@@ -6,8 +6,8 @@ ratelimit_guard status`` are served by one process. So each process writes a *he
 when Redis does not (``fleet.py``)::
 
     fleet poller thread (fleet_poll.py), after each sync ──heartbeat()──► its ProcessReport row
-        written when the report changed (a breaker moved, the fallback fill changed), and at
-        least every HEARTBEAT_SECONDS while idle
+        written SETTLE_SECONDS after the report changed (a breaker moved, the fallback fill
+        changed), and at least every HEARTBEAT_SECONDS while idle
     status page / status command ──live()──► every row seen in the last LIVE_SECONDS
 
 A process reports from its first decision on (that starts its poller thread), and not at all
@@ -35,6 +35,8 @@ from django_ratelimit_guard.stores.memory import fallback_store
 
 #: An idle process (no decision, so no poll) still writes its row this often.
 HEARTBEAT_SECONDS = 10.0
+#: A change (a breaker transition) is written this long after it was first seen.
+SETTLE_SECONDS = 1.0
 #: A process whose row is older than this is not listed as live (three missed heartbeats).
 LIVE_SECONDS = 3 * HEARTBEAT_SECONDS
 #: Rows of processes not seen for this long are deleted.
@@ -100,6 +102,7 @@ class _State:
         self.started = datetime.now(timezone.utc)
         self.written_at = float("-inf")  # monotonic
         self.written: tuple[Any, ...] | None = None
+        self.changed_at: float | None = None  # monotonic: when an unwritten change was seen
         self.pruned_at = float("-inf")
 
 
@@ -112,40 +115,48 @@ def _forget() -> None:
     _state.written = None  # write at the next heartbeat
 
 
-def heartbeat(*, force: bool = False) -> bool:
-    """Write this process's report if it changed or is due (always with ``force``).
+def heartbeat(*, force: bool = False) -> float:
+    """Write this process's report when it is due: ``SETTLE_SECONDS`` after a change was first
+    seen (a breaker moved, the fallback fill changed), or ``HEARTBEAT_SECONDS`` after the last
+    write; at once with ``force``. Returns the seconds until it should be called again (the
+    poller thread waits that long at most). Never raises: a database failure is what
+    ``fleet.sync`` already logs; the write is tried again at the next heartbeat.
 
-    Returns False when the database could not be written (never raises)."""
+    The settling delay keeps these writes out of the moment every worker reads and applies a
+    fleet command (a burst of transitions), when a database such as SQLite serialises writers
+    and makes the readers wait."""
     report = local_report()
     now = time.monotonic()
     mark = _fingerprint(report)
-    if not force and mark == _state.written and now - _state.written_at < HEARTBEAT_SECONDS:
-        return True
+    if not force and now - _state.written_at < HEARTBEAT_SECONDS:
+        if mark == _state.written:
+            _state.changed_at = None
+            return HEARTBEAT_SECONDS - (now - _state.written_at)
+        if _state.changed_at is None:
+            _state.changed_at = now
+        if now - _state.changed_at < SETTLE_SECONDS:
+            return SETTLE_SECONDS - (now - _state.changed_at)
     try:
         _write(report)
     except Exception:  # a missing table, a database outage: fleet.sync logs those
-        return False
-    _state.written, _state.written_at = mark, now
+        return HEARTBEAT_SECONDS
+    _state.written, _state.written_at, _state.changed_at = mark, now, None
     if now - _state.pruned_at >= 60.0:
         _state.pruned_at = now
         try:
             prune()
         except Exception:
-            return False
-    return True
+            return HEARTBEAT_SECONDS
+    return HEARTBEAT_SECONDS
 
 
 def _write(report: dict[str, Any]) -> None:
-    alias = router.db_for_write(ProcessReport)
-    ProcessReport.objects.using(alias).update_or_create(
-        host=_host[:255],
-        pid=os.getpid(),
-        defaults={
-            "seen_at": datetime.now(timezone.utc),
-            "started_at": _state.started,
-            "report": json.dumps(report),
-        },
-    )
+    # One UPDATE (an INSERT the first time): no read-then-write transaction, which on SQLite
+    # would hold a shared lock while waiting to write, beside the other workers' polls.
+    rows = ProcessReport.objects.using(router.db_for_write(ProcessReport))
+    values = {"seen_at": datetime.now(timezone.utc), "report": json.dumps(report)}
+    if not rows.filter(host=_host[:255], pid=os.getpid()).update(**values):
+        rows.create(host=_host[:255], pid=os.getpid(), started_at=_state.started, **values)
 
 
 def prune(now: datetime | None = None) -> None:
@@ -226,6 +237,7 @@ __all__ = [
     "LIVE_SECONDS",
     "MAX_ROWS",
     "PRUNE_SECONDS",
+    "SETTLE_SECONDS",
     "ProcessRow",
     "breaker_report",
     "heartbeat",

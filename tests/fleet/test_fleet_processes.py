@@ -83,7 +83,7 @@ def test_force_open_reaches_every_process_within_the_poll_interval_and_reset_bri
 
     # A worker started now obeys the standing force-open (its first request kicks the sync).
     late = spawn(env, "sync")
-    assert wait_for_source([late], "memory", timeout=POLL + 1)
+    assert wait_for_source([late], "memory", timeout=POLL + 1), late.stderr()
 
     reset = manage(env, "ratelimit_guard", "reset-breaker", "ratelimit")
     assert reset.returncode == 0, reset.stderr

@@ -84,7 +84,7 @@ def test_a_next_probe_that_is_due_says_due(settings, admin_client):
 
 def test_a_heartbeat_reports_this_processs_breakers_and_fallback_fill():
     open_by_failures()
-    assert reports.heartbeat(force=True)
+    reports.heartbeat(force=True)
     processes, error = reports.live()
     assert error is None
     (me,) = [p for p in processes if p.this_process]
@@ -94,14 +94,19 @@ def test_a_heartbeat_reports_this_processs_breakers_and_fallback_fill():
     assert me.seen_seconds_ago < 5
 
 
-def test_a_heartbeat_writes_when_the_report_changed_or_is_due_only():
-    assert reports.heartbeat(force=True)
+def test_a_heartbeat_writes_a_change_once_it_settled_and_otherwise_when_due(monkeypatch):
+    reports.heartbeat(force=True)
     first = ProcessReport.objects.get().seen_at
-    assert reports.heartbeat()  # nothing changed, not due: no write
+    assert reports.heartbeat() > reports.HEARTBEAT_SECONDS - 1  # nothing changed: no write
     assert ProcessReport.objects.get().seen_at == first
     open_by_failures()
-    assert reports.heartbeat()  # a breaker opened: written at once
+    wait = reports.heartbeat()  # a breaker opened: written once the change settled
+    assert 0 < wait <= reports.SETTLE_SECONDS
+    assert ProcessReport.objects.get().seen_at == first
+    time.sleep(wait)
+    assert reports.heartbeat() == reports.HEARTBEAT_SECONDS
     assert ProcessReport.objects.get().seen_at > first
+    assert '"state": "open"' in ProcessReport.objects.get().report
 
 
 def test_processes_not_seen_for_half_a_minute_are_not_live():
