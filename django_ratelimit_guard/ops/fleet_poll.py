@@ -21,10 +21,11 @@ import threading
 import time
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, router, transaction
 
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
 from django_ratelimit_guard.ops import events, fleet, reports
+from django_ratelimit_guard.ops.models import ProcessReport
 
 logger = logging.getLogger("django_ratelimit_guard")
 
@@ -88,8 +89,11 @@ def _run(wake: threading.Event) -> None:
         wait = reports.HEARTBEAT_SECONDS
         try:
             fleet.sync()
-            events.flush()  # transitions the commands caused, written from this safe place
-            wait = reports.heartbeat()  # breakers and fallback fill, for the fleet view
+            # One commit: the transitions the commands caused (written from this safe place)
+            # and this process's report for the fleet view (its breakers and fallback fill).
+            with transaction.atomic(using=router.db_for_write(ProcessReport)):
+                events.flush()
+                wait = reports.heartbeat()
         except Exception:  # the poller must outlive any bug; the next wake-up retries
             logger.exception("The fleet command poller failed", extra={"event": "fleet_poll_error"})
         finally:

@@ -6,8 +6,8 @@ ratelimit_guard status`` are served by one process. So each process writes a *he
 when Redis does not (``fleet.py``)::
 
     fleet poller thread (fleet_poll.py), after each sync ──heartbeat()──► its ProcessReport row
-        written SETTLE_SECONDS after the report changed (a breaker moved, the fallback fill
-        changed), and at least every HEARTBEAT_SECONDS while idle
+        written when the report changed (a breaker moved, the fallback fill changed), in the
+        same commit as the process's breaker events, and at least every HEARTBEAT_SECONDS
     status page / status command ──live()──► every row seen in the last LIVE_SECONDS
 
 A process reports from its first decision on (that starts its poller thread), and not at all
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from django.db import router
+from django.db import router, transaction
 
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
@@ -35,8 +35,6 @@ from django_ratelimit_guard.stores.memory import fallback_store
 
 #: An idle process (no decision, so no poll) still writes its row this often.
 HEARTBEAT_SECONDS = 10.0
-#: A change (a breaker transition) is written this long after it was first seen.
-SETTLE_SECONDS = 1.0
 #: A process whose row is older than this is not listed as live (three missed heartbeats).
 LIVE_SECONDS = 3 * HEARTBEAT_SECONDS
 #: Rows of processes not seen for this long are deleted.
@@ -102,7 +100,6 @@ class _State:
         self.started = datetime.now(timezone.utc)
         self.written_at = float("-inf")  # monotonic
         self.written: tuple[Any, ...] | None = None
-        self.changed_at: float | None = None  # monotonic: when an unwritten change was seen
         self.pruned_at = float("-inf")
 
 
@@ -116,43 +113,34 @@ def _forget() -> None:
 
 
 def heartbeat(*, force: bool = False) -> float:
-    """Write this process's report when it is due: ``SETTLE_SECONDS`` after a change was first
-    seen (a breaker moved, the fallback fill changed), or ``HEARTBEAT_SECONDS`` after the last
-    write; at once with ``force``. Returns the seconds until it should be called again (the
-    poller thread waits that long at most). Never raises: a database failure is what
-    ``fleet.sync`` already logs; the write is tried again at the next heartbeat.
+    """Write this process's report if it changed (a breaker moved, the fallback fill changed)
+    or ``HEARTBEAT_SECONDS`` passed since the last write; at once with ``force``. Returns the
+    seconds until it is due again (the poller thread waits that long at most). Never raises:
+    a database failure is what ``fleet.sync`` already logs; the next heartbeat tries again.
 
-    The settling delay keeps these writes out of the moment every worker reads and applies a
-    fleet command (a burst of transitions), when a database such as SQLite serialises writers
-    and makes the readers wait."""
+    The poller calls it in the transaction that writes this process's breaker events, so a
+    transition costs one commit, as it did before reports existed (fleet_poll.py)."""
     report = local_report()
     now = time.monotonic()
     mark = _fingerprint(report)
-    if not force and now - _state.written_at < HEARTBEAT_SECONDS:
-        if mark == _state.written:
-            _state.changed_at = None
-            return HEARTBEAT_SECONDS - (now - _state.written_at)
-        if _state.changed_at is None:
-            _state.changed_at = now
-        if now - _state.changed_at < SETTLE_SECONDS:
-            return SETTLE_SECONDS - (now - _state.changed_at)
+    since = now - _state.written_at
+    if not force and mark == _state.written and since < HEARTBEAT_SECONDS:
+        return HEARTBEAT_SECONDS - since
     try:
-        _write(report)
+        with transaction.atomic(using=router.db_for_write(ProcessReport)):
+            _write(report)
+            if now - _state.pruned_at >= 60.0:
+                prune()
+                _state.pruned_at = now
     except Exception:  # a missing table, a database outage: fleet.sync logs those
         return HEARTBEAT_SECONDS
-    _state.written, _state.written_at, _state.changed_at = mark, now, None
-    if now - _state.pruned_at >= 60.0:
-        _state.pruned_at = now
-        try:
-            prune()
-        except Exception:
-            return HEARTBEAT_SECONDS
+    _state.written, _state.written_at = mark, now
     return HEARTBEAT_SECONDS
 
 
 def _write(report: dict[str, Any]) -> None:
-    # One UPDATE (an INSERT the first time): no read-then-write transaction, which on SQLite
-    # would hold a shared lock while waiting to write, beside the other workers' polls.
+    # One UPDATE (an INSERT the first time): no read before the write, which on SQLite would
+    # hold a shared lock while waiting to write, beside the other workers' polls.
     rows = ProcessReport.objects.using(router.db_for_write(ProcessReport))
     values = {"seen_at": datetime.now(timezone.utc), "report": json.dumps(report)}
     if not rows.filter(host=_host[:255], pid=os.getpid()).update(**values):
@@ -237,7 +225,6 @@ __all__ = [
     "LIVE_SECONDS",
     "MAX_ROWS",
     "PRUNE_SECONDS",
-    "SETTLE_SECONDS",
     "ProcessRow",
     "breaker_report",
     "heartbeat",
