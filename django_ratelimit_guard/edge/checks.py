@@ -37,6 +37,10 @@ def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     try:
+        # Import the views first, decorator problems collected: whichever check imports the
+        # URLconf first (Django's URL checks run before or after this one, by version), no
+        # decorator raises while the checks are reporting (apps.ready, registry.checked).
+        _load_views()
         built, problems = build_settings(getattr(settings, "RATELIMIT_GUARD", {}))
         messages = [to_message(p) for p in problems]
         if built is None:
@@ -143,10 +147,14 @@ def unapplied_path_problems(policies: Any) -> list[Problem]:
 def referenced_policy_problems(policies: Any) -> list[Problem]:
     """Every ``@rate_limit`` problem: loading the URLconf imports the views, so their decorators
     declare (or, collected, report) their policies (``edge/startup.py``)."""
+    _load_views()
+    return registry.declaration_problems() + unknown_name_problems(policies)
+
+
+def _load_views() -> None:
     # Django's own URL checks report a URLconf that fails to import.
     with registry.collecting(), contextlib.suppress(Exception):
         _ = get_resolver().url_patterns
-    return registry.declaration_problems() + unknown_name_problems(policies)
 
 
 def header_name_problems() -> list[Problem]:
