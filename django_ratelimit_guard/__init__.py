@@ -3,6 +3,7 @@
 The public API, in one place::
 
     from django_ratelimit_guard import rate_limit, check, acheck, get_usage, aget_usage, reset
+    from django_ratelimit_guard import validate_views  # in wsgi.py of decorator-only projects
     from django_ratelimit_guard import Decision, Result, Policy, RateLimited, GuardError, ...
 
 Importing the package (from settings.py, say) never touches Django's settings: the exception tree
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from django_ratelimit_guard.core.policies import Policy
     from django_ratelimit_guard.edge.api import acheck, aget_usage, check, get_usage, reset
     from django_ratelimit_guard.edge.decorators import rate_limit
+    from django_ratelimit_guard.edge.startup import validate_views
 
 __version__ = "0.1.0"
 
@@ -54,6 +56,7 @@ __all__ = [
     "get_usage",
     "rate_limit",
     "reset",
+    "validate_views",
 ]
 
 _LAZY = {
@@ -62,6 +65,7 @@ _LAZY = {
     "Result": "core.decisions",
     "Policy": "core.policies",
     "rate_limit": "edge.decorators",
+    "validate_views": "edge.startup",
 }
 
 

@@ -5,8 +5,9 @@ operations side that owns them, ``ops/models.py``. Nothing inside the package im
 from django_ratelimit_guard.ops.models import (
     BreakerCommand,
     BreakerEvent,
+    ProcessReport,
     RateLimitOverride,
     Status,
 )
 
-__all__ = ["BreakerCommand", "BreakerEvent", "RateLimitOverride", "Status"]
+__all__ = ["BreakerCommand", "BreakerEvent", "ProcessReport", "RateLimitOverride", "Status"]

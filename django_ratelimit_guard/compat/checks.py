@@ -27,13 +27,62 @@ KNOWN_BROKEN_CACHE_BACKENDS = {
     "django.core.cache.backends.db.DatabaseCache": "does not support atomic increment",
 }
 MIDDLEWARE_PATH = "django_ratelimit_guard.compat.middleware.RatelimitMiddleware"
+#: django-ratelimit's ids of the same checks: a project that swaps the import keeps its
+#: SILENCED_SYSTEM_CHECKS, so either id silences ours.
+UPSTREAM_IDS = {
+    "ratelimit_guard.E061": "django_ratelimit.E001",
+    "ratelimit_guard.E062": "django_ratelimit.E002",
+    "ratelimit_guard.E063": "django_ratelimit.E003",
+    "ratelimit_guard.W060": "django_ratelimit.W001",
+}
 
 
 @checks.register(checks.Tags.caches, "ratelimit_guard")
 def check_compat(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    return cache_messages() + setting_messages()
+    silenced = set(getattr(settings, "SILENCED_SYSTEM_CHECKS", ()))
+    return [
+        m
+        for m in cache_messages() + setting_messages()
+        if UPSTREAM_IDS.get(str(m.id)) not in silenced
+    ]
+
+
+def _upstream(check_id: str) -> str:
+    return f" (django-ratelimit's {UPSTREAM_IDS[check_id]}: either id silences it)"
+
+
+def _usable_aliases(caches: dict[str, Any]) -> list[str]:
+    return [
+        repr(alias)
+        for alias, config in caches.items()
+        if config.get("BACKEND") in SUPPORTED_CACHE_BACKENDS
+        or is_django_redis(str(config.get("BACKEND", "")))
+    ]
+
+
+def _broken_backend(
+    alias: str, backend: str, reason: str, caches: dict[str, Any]
+) -> checks.CheckMessage:
+    """E063 (django-ratelimit's E003): the hint names the aliases that would work."""
+    usable = _usable_aliases(caches)
+    where = (
+        "RATELIMIT_USE_CACHE"
+        if hasattr(settings, "RATELIMIT_USE_CACHE")
+        else "RATELIMIT_USE_CACHE (not set, so 'default')"
+    )
+    hint = (
+        f"Set RATELIMIT_USE_CACHE to {' or '.join(usable)}, which would work"
+        if usable
+        else "Add a django-redis (counted atomically by the Lua engine) or memcached cache to "
+        "CACHES and set RATELIMIT_USE_CACHE to its alias"
+    )
+    return checks.Error(
+        f"{where} is {alias!r}: the cache backend {backend} {reason}.",
+        hint=hint + "." + _upstream("ratelimit_guard.E063"),
+        id="ratelimit_guard.E063",
+    )
 
 
 def cache_messages() -> list[checks.CheckMessage]:
@@ -43,7 +92,8 @@ def cache_messages() -> list[checks.CheckMessage]:
         return [
             checks.Error(
                 "CACHES is not defined: the django-ratelimit compat layer will not work.",
-                hint="Configure a default cache using Redis (django-redis) or memcached.",
+                hint="Configure a default cache using Redis (django-redis) or memcached."
+                + _upstream("ratelimit_guard.E061"),
                 id="ratelimit_guard.E061",
             )
         ]
@@ -51,7 +101,14 @@ def cache_messages() -> list[checks.CheckMessage]:
         return [
             checks.Error(
                 f"RATELIMIT_USE_CACHE is {alias!r}, which is not in CACHES.",
-                hint="RATELIMIT_USE_CACHE must name a cache in CACHES.",
+                hint="RATELIMIT_USE_CACHE must name a cache in CACHES"
+                + (
+                    f", e.g. {', '.join(_usable_aliases(caches))}"
+                    if _usable_aliases(caches)
+                    else ""
+                )
+                + "."
+                + _upstream("ratelimit_guard.E062"),
                 id="ratelimit_guard.E062",
             )
         ]
@@ -59,18 +116,13 @@ def cache_messages() -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
     reason = KNOWN_BROKEN_CACHE_BACKENDS.get(backend)
     if reason is not None:
-        messages.append(
-            checks.Error(
-                f"RATELIMIT_USE_CACHE {alias!r}: the cache backend {backend} {reason}.",
-                hint="Use django-redis (counted atomically by the Lua engine) or memcached.",
-                id="ratelimit_guard.E063",
-            )
-        )
+        messages.append(_broken_backend(alias, str(backend), reason, caches))
     if backend not in SUPPORTED_CACHE_BACKENDS and not is_django_redis(str(backend)):
         messages.append(
             checks.Warning(
                 f"The cache backend {backend} is not officially supported "
                 "by the django-ratelimit compat layer.",
+                hint="Use django-redis or memcached." + _upstream("ratelimit_guard.W060"),
                 id="ratelimit_guard.W060",
             )
         )

@@ -58,6 +58,10 @@ def split_rate(rate: object) -> tuple[int, int]:
     return int(count), seconds
 
 
+#: django-ratelimit's own name, for code (and its test suite) that imports it.
+_split_rate = split_rate
+
+
 def _get_ip(request: HttpRequest) -> str:
     ip_meta = getattr(settings, "RATELIMIT_IP_META_KEY", None)
     if not ip_meta:

@@ -17,6 +17,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from django_ratelimit_guard.conf import validate
+from django_ratelimit_guard.conf.caches import cache_alias_problems
 from django_ratelimit_guard.conf.sections import (
     BREAKER_BOUNDS,
     CONTROL_BOUNDS,
@@ -73,7 +74,7 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
         enabled = True
 
     cache_alias = raw.get("CACHE_ALIAS", "default")
-    problems.extend(validate.cache_alias_problems(cache_alias))
+    problems.extend(cache_alias_problems(cache_alias, explicit="CACHE_ALIAS" in raw))
 
     prefix = raw.get("KEY_PREFIX", "rlg")
     if (

@@ -10,9 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.utils.module_loading import import_string
-from django_redis.cache import RedisCache
 
 from django_ratelimit_guard.conf.sections import (
     BreakerSettings,
@@ -23,8 +21,6 @@ from django_ratelimit_guard.conf.sections import (
 )
 from django_ratelimit_guard.core.keys import IPNetwork
 from django_ratelimit_guard.core.problems import Problem, error
-
-REDIS_BACKEND = "django_redis.cache.RedisCache"
 
 
 def coerce_env(text: str, kind: type) -> object:
@@ -349,39 +345,3 @@ def metrics_settings(raw: Mapping[str, Any], problems: list[Problem]) -> Metrics
         )
         token = None
     return MetricsSettings(cidrs, token)
-
-
-def cache_alias_problems(alias: object) -> list[Problem]:
-    if not isinstance(alias, str) or not alias:
-        return [
-            error(
-                6,
-                f"RATELIMIT_GUARD['CACHE_ALIAS'] is {alias!r}: "
-                "expected the name of a cache in CACHES.",
-            )
-        ]
-    caches = getattr(settings, "CACHES", {})
-    if alias not in caches:
-        return [
-            error(
-                6,
-                f"RATELIMIT_GUARD['CACHE_ALIAS'] is {alias!r}, which is not in CACHES.",
-                f"Add CACHES[{alias!r}] with BACKEND {REDIS_BACKEND!r}.",
-            )
-        ]
-    backend = caches[alias].get("BACKEND", "")
-    if backend != REDIS_BACKEND:
-        try:
-            if isinstance(backend, str) and issubclass(import_string(backend), RedisCache):
-                return []
-        except ImportError:
-            pass
-        return [
-            error(
-                7,
-                f"CACHES[{alias!r}] uses {backend!r}, not django-redis: the limiter needs Redis "
-                "to run its Lua scripts atomically.",
-                f"Set its BACKEND to {REDIS_BACKEND!r}.",
-            )
-        ]
-    return []

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django_ratelimit_guard.conf.settings import on_reload
 from django_ratelimit_guard.core.decisions import Result
 from django_ratelimit_guard.core.policies import Policy
+from django_ratelimit_guard.edge.responses import record_check
 from django_ratelimit_guard.engine import limiter, registry
 
 
@@ -55,22 +56,31 @@ on_reload(_resolved.cache_clear)
 
 
 def check(request: HttpRequest, *policies: str | Policy) -> Result:
-    """Count ``request`` against the named policies (all in one round trip); return the result."""
-    return limiter.decide(request, _policies(policies))
+    """Count ``request`` against the named policies (all in one round trip); return the result.
+
+    The decisions are recorded on ``request.rate_limit`` too, so the response carries their
+    RateLimit fields wherever the middleware or a decorator sets them."""
+    result = limiter.decide(request, _policies(policies))
+    record_check(request, result)
+    return result
 
 
 async def acheck(request: HttpRequest, *policies: str | Policy) -> Result:
     """The async twin of :func:`check`."""
-    return await limiter.adecide(request, _policies(policies))
+    result = await limiter.adecide(request, _policies(policies))
+    record_check(request, result)
+    return result
 
 
 def get_usage(request: HttpRequest, *policies: str | Policy) -> Result:
-    """Peek: what :func:`check` would answer, without counting."""
-    return limiter.decide(request, _policies(policies), count=False)
+    """Peek, without counting: ``remaining`` is what the client may still do now (after 2 of 3
+    requests, 1), ``allowed`` whether its next request would pass."""
+    return limiter.usage(request, _policies(policies))
 
 
 async def aget_usage(request: HttpRequest, *policies: str | Policy) -> Result:
-    return await limiter.adecide(request, _policies(policies), count=False)
+    """The async twin of :func:`get_usage`."""
+    return await limiter.ausage(request, _policies(policies))
 
 
 def reset(policy: str | Policy, key_value: str) -> None:

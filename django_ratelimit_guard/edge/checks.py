@@ -8,6 +8,7 @@ The signing checks are ``signing/checks.py``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -15,12 +16,16 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 from django.urls import get_resolver
+from django.utils.module_loading import import_string
 
 from django_ratelimit_guard.conf.settings import build_settings
-from django_ratelimit_guard.core.problems import Problem, error, to_message, warning
+from django_ratelimit_guard.core.problems import Problem, to_message, warning
+from django_ratelimit_guard.edge.middleware import RateLimitMiddleware
+from django_ratelimit_guard.edge.startup import unknown_name_problems
 from django_ratelimit_guard.engine import registry
 
 MIDDLEWARE_PATH = "django_ratelimit_guard.middleware.RateLimitMiddleware"
+EDGE_MIDDLEWARE_PATH = "django_ratelimit_guard.edge.middleware.RateLimitMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 MAX_SOCKET_TIMEOUT = 0.5
 PROMETHEUS_EXPORT_VIEW = ("django_prometheus.exports", "ExportToDjangoView")
@@ -31,14 +36,23 @@ OUR_METRICS_VIEW = ("django_ratelimit_guard.edge.views", "metrics")
 def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    built, problems = build_settings(getattr(settings, "RATELIMIT_GUARD", {}))
-    messages = [to_message(p) for p in problems]
-    if built is None:
+    try:
+        # Import the views first, decorator problems collected: whichever check imports the
+        # URLconf first (Django's URL checks run before or after this one, by version), no
+        # decorator raises while the checks are reporting (apps.ready, registry.checked).
+        _load_views()
+        built, problems = build_settings(getattr(settings, "RATELIMIT_GUARD", {}))
+        messages = [to_message(p) for p in problems]
+        if built is None:
+            return messages
+        messages += [to_message(p) for p in cache_problems(built.cache_alias)]
+        messages += [to_message(p) for p in middleware_problems(built.policies.values())]
+        messages += [to_message(p) for p in unapplied_path_problems(built.policies.values())]
+        messages += [to_message(p) for p in referenced_policy_problems(built.policies)]
+        messages += [to_message(p) for p in header_name_problems()]
         return messages
-    messages += [to_message(p) for p in cache_problems(built.cache_alias)]
-    messages += [to_message(p) for p in middleware_problems(built.policies.values())]
-    messages += [to_message(p) for p in referenced_policy_problems(built.policies)]
-    return messages
+    finally:
+        registry.checked()  # reported: a decorator applied later raises again (apps.ready)
 
 
 def cache_problems(alias: str) -> list[Problem]:
@@ -100,20 +114,62 @@ def middleware_problems(policies: Any) -> list[Problem]:
     ]
 
 
-def referenced_policy_problems(policies: Any) -> list[Problem]:
-    try:
-        _ = get_resolver().url_patterns  # imports the views, so their decorators register names
-    except Exception:
+def rate_limit_middleware_installed() -> bool:
+    """Whether ``RateLimitMiddleware`` (or a subclass) is in ``MIDDLEWARE``."""
+    for entry in getattr(settings, "MIDDLEWARE", None) or []:
+        if entry in (MIDDLEWARE_PATH, EDGE_MIDDLEWARE_PATH):
+            return True
+        try:
+            cls = import_string(entry)
+        except ImportError:
+            continue  # Django reports a middleware that does not import
+        if isinstance(cls, type) and issubclass(cls, RateLimitMiddleware):
+            return True
+    return False
+
+
+def unapplied_path_problems(policies: Any) -> list[Problem]:
+    with_paths = sorted(p.name for p in policies if p.paths)
+    if not with_paths or rate_limit_middleware_installed():
         return []
-    unknown = sorted(registry.referenced_names - set(policies))
     return [
-        error(
-            19,
-            f"@rate_limit({name!r}) names a policy that RATELIMIT_GUARD['POLICIES'] "
-            "does not define.",
-            "Add it to POLICIES, or declare it inline: @rate_limit(rate='5/m', ...).",
+        warning(
+            91,
+            f"The policies {with_paths} have 'paths', but RateLimitMiddleware is not in "
+            "MIDDLEWARE: only the middleware applies policies by path, so those paths are not "
+            "limited at all.",
+            f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE (after AuthenticationMiddleware), or drop "
+            "'paths' and name the policies with @rate_limit(...) on their views.",
         )
-        for name in unknown
+    ]
+
+
+def referenced_policy_problems(policies: Any) -> list[Problem]:
+    """Every ``@rate_limit`` problem: loading the URLconf imports the views, so their decorators
+    declare (or, collected, report) their policies (``edge/startup.py``)."""
+    _load_views()
+    return registry.declaration_problems() + unknown_name_problems(policies)
+
+
+def _load_views() -> None:
+    # Django's own URL checks report a URLconf that fails to import.
+    with registry.collecting(), contextlib.suppress(Exception):
+        _ = get_resolver().url_patterns
+
+
+def header_name_problems() -> list[Problem]:
+    """Policies that clients would see under one name (``registry.header_name``): two views
+    with the same short name in different modules, or a view named like a settings policy.
+    Call after the URLconf is loaded (``referenced_policy_problems`` loads it)."""
+    return [
+        warning(
+            90,
+            f"The policies {', '.join(names)} are all sent to clients as {header!r} in the "
+            "RateLimit header fields: a client cannot tell their quotas apart.",
+            f"Pass a distinct name= to @rate_limit(...) on all but one of them, e.g. "
+            f"@rate_limit(..., name={header + '-2'!r}).",
+        )
+        for header, names in sorted(registry.header_name_clashes().items())
     ]
 
 

@@ -40,6 +40,28 @@ def _is_request(obj: object) -> bool:
     return hasattr(obj, "META") and hasattr(obj, "method")
 
 
+def view_names(view: Callable[..., Any]) -> tuple[str, str]:
+    """The policy name of a view (``shop.views.report``) and the short name clients see
+    (``report``). A class-based view's method under ``method_decorator`` is named after its
+    class (``shop.views.ReportView.dispatch``, ``ReportView.dispatch``), not after the class
+    that defines the method. The short name drops the ``<locals>`` of a nested view."""
+    instance = getattr(getattr(view, "func", None), "__self__", None)  # method_decorator's partial
+    if instance is not None and not isinstance(instance, type):
+        cls = type(instance)
+        qualname = f"{cls.__qualname__}.{getattr(view, '__name__', 'dispatch')}"
+        module = cls.__module__
+    else:
+        qualname, module = str(view.__qualname__), str(view.__module__)
+    return f"{module}.{qualname}", qualname.rsplit("<locals>.", 1)[-1]
+
+
+def _is_method_decorator_probe(view: Callable[..., Any]) -> bool:
+    return (getattr(view, "__module__", None), getattr(view, "__name__", None)) == (
+        "django.utils.decorators",
+        "dummy",
+    )
+
+
 def named_policy(name: str) -> Any:
     try:
         return registry.get_policy(name)
@@ -70,6 +92,28 @@ def _async_call(view: Callable[..., Any], args: Any, kwargs: Any) -> Callable[[A
             return rejection_response(request, exc.decision)
 
     return call
+
+
+def _declare(
+    view: Callable[..., Any], policy: str | None, name: str | None, fields: dict[str, Any]
+) -> str | None:
+    """Register the decorator's policy; its name, or None for method_decorator's probe."""
+    if policy is not None:
+        registry.referenced_names.add(policy)
+        return policy
+    if name is not None:
+        registry.declare_inline(name, fields)
+        return name
+    if _is_method_decorator_probe(view):
+        # method_decorator applies us once to a throwaway function, to copy our attributes onto
+        # the class's method: nothing names the class there. Validate now; the policy is
+        # declared, under the class's name, when the decorator meets the bound method.
+        registry.validate_inline(fields, "a class-based view's method (method_decorator)")
+        return None
+    # Named after the view; clients see only its short name (no module path).
+    policy_name, header = view_names(view)
+    registry.declare_inline(policy_name, fields, header=header)
+    return policy_name
 
 
 def rate_limit(
@@ -103,12 +147,9 @@ def rate_limit(
                 "rate_limit can't decorate a class. Use "
                 "@method_decorator(rate_limit(...), name='dispatch') on the class."
             )
-        if policy is not None:
-            policy_name = policy
-            registry.referenced_names.add(policy_name)
-        else:
-            policy_name = name or f"{view.__module__}.{view.__qualname__}"
-            registry.declare_inline(policy_name, fields)
+        policy_name = _declare(view, policy, name, fields)
+        if policy_name is None:
+            return view
         names = (*getattr(view, POLICIES_ATTR, ()), policy_name)
 
         def pending(request: Any) -> list[Any]:

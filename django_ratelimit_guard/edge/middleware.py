@@ -18,6 +18,7 @@ from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.edge import staged
 from django_ratelimit_guard.edge.decorators import POLICIES_ATTR, named_policy
 from django_ratelimit_guard.edge.responses import add_headers, record, rejection_response
+from django_ratelimit_guard.edge.startup import validate_views_once
 from django_ratelimit_guard.engine import limiter, registry
 
 GetResponse = Callable[[HttpRequest], Any]
@@ -80,6 +81,9 @@ class RateLimitMiddleware:
     async_capable = True
 
     def __init__(self, get_response: GetResponse) -> None:
+        # Built when the server loads the application: every @rate_limit problem stops it here,
+        # all listed at once, instead of a 500 per request (edge/startup.py).
+        validate_views_once()
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:

@@ -57,6 +57,9 @@ class BreakerSnapshot:
     open_count: int
     current_reset_timeout: float
     forced: bool
+    # While not closed: what opened it, (consecutive failures, failures, calls, reason) as they
+    # stood then (opening clears the window, so the counts above read 0 while it is open).
+    opening: tuple[int, int, int, str] | None = None
 
 
 class Call:
@@ -119,6 +122,7 @@ class CircuitBreaker:
         self._consecutive = 0
         self._window = CallWindow(self.config.window_seconds)
         self._opened_at: float | None = None
+        self._opening: tuple[int, int, int, str] | None = None
         self._next_probe_at = 0.0
         self._level = 0  # backoff level: open time = RESET_TIMEOUT x MULTIPLIER^level, capped
         self._opened_since_reset = False
@@ -207,6 +211,7 @@ class CircuitBreaker:
                 open_count=self._open_count,
                 current_reset_timeout=self._timeout(level),
                 forced=self._forced,
+                opening=None if self._state is BreakerState.CLOSED else self._opening,
             )
 
     def error_counts(self) -> dict[str, int]:
@@ -230,6 +235,7 @@ class CircuitBreaker:
             event = self._set_state(BreakerState.OPEN, f"forced open: {reason}")
             self._forced = True
             self._opened_at = now
+            self._opening = (0, 0, 0, f"forced open: {reason}")
             self._probes.clear()
         self._emit([event])
 
@@ -327,6 +333,7 @@ class CircuitBreaker:
         self._opened_since_reset = True
         self._probes.clear()
         self._probe_successes = 0
+        self._opening = (self._consecutive, self._window.bad, self._window.calls, reason)
         self._consecutive = 0
         self._window.clear()
         return self._set_state(BreakerState.OPEN, f"{reason}; next probe in {open_for:.3f} s")

@@ -19,6 +19,7 @@ from django_ratelimit_guard.core.algorithms import Verdict
 from django_ratelimit_guard.core.decisions import Decision, Result, Source, new_decision
 from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.core.rates import Rate
+from django_ratelimit_guard.core.usage import verdict_now
 from django_ratelimit_guard.engine import decide as store_decide
 from django_ratelimit_guard.engine import overrides
 from django_ratelimit_guard.engine.plan import PlannedHit, plan, storage_key
@@ -119,9 +120,50 @@ async def adecide(
     return Result([*ruled, *result.decisions]) if ruled else result
 
 
+def _as_of_now(
+    planned: Sequence[PlannedHit], outcome: Sequence[tuple[Verdict, Source]]
+) -> list[tuple[Verdict, Source]]:
+    # A peek answers for a hypothetical next hit; get_usage reports the state before it.
+    now = []
+    for p, (verdict, source) in zip(planned, outcome, strict=True):
+        rate = p.fallback if source == "memory" else p.rate
+        now.append(
+            (verdict_now(verdict, p.hit.algorithm, rate.limit, rate.window_ms, p.hit.cost), source)
+        )
+    return now
+
+
+def usage(request: HttpRequest, policies: Sequence[Policy]) -> Result:
+    """What ``request``'s client has left now under ``policies``, without counting (one store
+    round trip); each decision's ``allowed`` says whether its next request would pass."""
+    config = guard_settings()
+    if not config.enabled or not policies:
+        return Result()
+    planned = plan(request, policies, config)
+    if not planned:
+        return Result()
+    outcome = store_decide.decide(planned, count=False)
+    return _finish(request, planned, _as_of_now(planned, outcome), False)
+
+
+async def ausage(request: HttpRequest, policies: Sequence[Policy]) -> Result:
+    """The async twin of :func:`usage`."""
+    config = guard_settings()
+    if not config.enabled or not policies:
+        return Result()
+    if _needs_sync_context(policies):
+        planned = await sync_to_async(plan)(request, policies, config)
+    else:
+        planned = plan(request, policies, config)
+    if not planned:
+        return Result()
+    outcome = await store_decide.adecide(planned, count=False)
+    return _finish(request, planned, _as_of_now(planned, outcome), False)
+
+
 def reset(policy: Policy, key_value: str) -> None:
     """Forget one client's counter of ``policy``, in Redis and in the fallback store."""
     store_decide.reset_keys([storage_key(guard_settings(), policy, key_value)])
 
 
-__all__ = ["adecide", "decide", "reset"]
+__all__ = ["adecide", "ausage", "decide", "reset", "usage"]

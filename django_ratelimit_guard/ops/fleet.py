@@ -200,10 +200,12 @@ def _db_failed(state: _State, exc: Exception) -> None:
     now = time.monotonic()
     if now - state.error_logged >= DB_ERROR_LOG_INTERVAL:
         state.error_logged = now
+        missing = any(t in state.error.lower() for t in ("no such table", "does not exist"))
         logger.error(
             "Fleet commands could not be read from the database (%s); this process keeps its "
-            "breaker states and retries on its next poll.",
+            "breaker states and retries on its next poll.%s",
             state.error,
+            " The app's tables are missing: run `manage.py migrate`." if missing else "",
             extra={"event": "fleet_db_error", "error": state.error},
         )
 

@@ -4,7 +4,9 @@
 ``time.monotonic()`` and a compare; at most once per ``CONTROL['POLL_SECONDS']`` it wakes this
 process's poller thread, which reads the database and applies new commands. So no request thread and
 no event loop ever waits on the database. Once started, the thread also polls every interval while
-the process is idle (issue #15: a runtime override must reach a worker before its next request).
+the process is idle (issue #15: a runtime override must reach a worker before its next request),
+and writes this process's report for the fleet-wide view (``reports.py``): an idle process issues
+a command and rule read every interval and a heartbeat write every ``reports.HEARTBEAT_SECONDS``.
 
 The thread starts lazily, at the first decision of each process — never at import, so a gunicorn
 master that preloads the app forks workers without a thread (threads don't survive ``fork``; a child
@@ -21,10 +23,11 @@ import threading
 import time
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, router, transaction
 
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
-from django_ratelimit_guard.ops import events, fleet, overrides
+from django_ratelimit_guard.ops import events, fleet, overrides, reports
+from django_ratelimit_guard.ops.models import ProcessReport
 
 logger = logging.getLogger("django_ratelimit_guard")
 
@@ -46,6 +49,13 @@ def on_decided(request: Any, result: Any) -> None:
     """A ``bus.decided`` subscriber: every decision of this process keeps the channel polled."""
     if _clock() >= _next_poll:
         _due()
+
+
+def on_transition(scope: str, old: Any, new: Any, reason: str) -> None:
+    """A ``bus.breaker_transition`` subscriber: report the new state for the fleet view at once
+    (``reports.py``), not at the next heartbeat. Transitions are rare; no request waits."""
+    if thread_alive():
+        _wake.set()
 
 
 def _due() -> None:
@@ -72,15 +82,23 @@ def _start() -> None:
 
 
 def _run(wake: threading.Event) -> None:
+    wait = reports.HEARTBEAT_SECONDS
     while True:
-        # issue #15: also every interval while idle, so that a rule reaches an idle worker before
-        # its next request rather than after it (overrides must apply within the interval).
-        wake.wait(_interval())
+        # Woken by a decision at most once per POLL_SECONDS, by a breaker transition, when this
+        # process's report for the fleet view is due, and every interval while idle, so that a
+        # runtime rule reaches an idle worker before its next request (issue #15).
+        interval = _interval()
+        wake.wait(wait if interval is None else min(wait, interval))
         wake.clear()
+        wait = reports.HEARTBEAT_SECONDS
         try:
             fleet.sync()
             overrides.sync()  # issue #15: runtime overrides, read in the same poll
-            events.flush()  # transitions the commands caused, written from this safe place
+            # One commit: the transitions the commands caused (written from this safe place)
+            # and this process's report for the fleet view (its breakers and fallback fill).
+            with transaction.atomic(using=router.db_for_write(ProcessReport)):
+                events.flush()
+                wait = reports.heartbeat()
         except Exception:  # the poller must outlive any bug; the next wake-up retries
             logger.exception("The fleet command poller failed", extra={"event": "fleet_poll_error"})
         finally:

@@ -5,12 +5,14 @@ store call ends or a breaker changes state; none of it adds a Redis call or a lo
 allowed requests, and a subscriber that fails is logged by the bus, never in the request's way.
 
 =======================  ==========================================================================
-``decided``              metrics (decisions), most-limited clients, fallback gauges, fleet poller
+``decided``              metrics (decisions), most-limited clients, fleet poller, and under
+                         multiprocess mode the fallback gauges' refresher thread
 ``limited``              the ``request_limited`` signal
 ``store_latency``        metrics (latency histogram)
 ``store_error``          metrics (store errors)
 ``breaker_transition``   metrics and persisted events (``events.py``), ``breaker_state_changed``,
-                         the health checks of open breakers (``engine/recovery.py``)
+                         the health checks of open breakers (``engine/recovery.py``),
+                         the fleet poller (this process's report for the fleet view)
 ``breaker_created``      the fleet channel (a late breaker obeys a standing force-open)
 ``signature_failed``     metrics (signature failures)
 =======================  ==========================================================================
@@ -19,7 +21,6 @@ allowed requests, and a subscriber that fails is logged by the bus, never in the
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from django.http import HttpRequest
@@ -30,32 +31,18 @@ from django_ratelimit_guard.core import bus, logs
 from django_ratelimit_guard.core.decisions import Result
 from django_ratelimit_guard.engine import recovery
 from django_ratelimit_guard.engine.breaker import CircuitBreaker
-from django_ratelimit_guard.ops import events, fleet, fleet_poll, metrics, top_clients
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.ops import (
+    events,
+    fallback_gauges,
+    fleet,
+    fleet_poll,
+    metrics,
+    top_clients,
+)
 
 logger = logging.getLogger("django_ratelimit_guard")
 
-#: The fallback gauges are refreshed at most this often, and only while the fallback is in use.
-FALLBACK_REFRESH_SECONDS = 1.0
-_last_fallback_refresh = float("-inf")
 _installed = False
-
-
-def refresh_fallback_metrics(request: HttpRequest, result: Result) -> None:
-    global _last_fallback_refresh
-    if not metrics.ENABLED:
-        return
-    for d in result.decisions:  # a plain loop: this runs on every decision (docs/performance.md)
-        if d.source == "memory":
-            break
-    else:
-        return
-    now = time.monotonic()
-    if now - _last_fallback_refresh < FALLBACK_REFRESH_SECONDS:
-        return
-    _last_fallback_refresh = now
-    store = fallback_store()
-    metrics.refresh_fallback(store.entries, store.capacity, dict(store.evictions))
 
 
 def send_request_limited(request: HttpRequest, result: Result) -> None:
@@ -95,7 +82,8 @@ def install() -> None:
     _installed = True
     bus.decided.subscribe(metrics.observe_result)
     bus.decided.subscribe(top_clients.tracker)
-    bus.decided.subscribe(refresh_fallback_metrics)
+    if fallback_gauges.install():
+        bus.decided.subscribe(fallback_gauges.on_decided)
     bus.decided.subscribe(fleet_poll.on_decided)
     bus.limited.subscribe(send_request_limited)
     bus.store_latency.subscribe(metrics.observe_store_latency)
@@ -103,6 +91,7 @@ def install() -> None:
     bus.breaker_transition.subscribe(events.on_transition)
     bus.breaker_transition.subscribe(send_breaker_state_changed)
     bus.breaker_transition.subscribe(recovery.on_transition)
+    bus.breaker_transition.subscribe(fleet_poll.on_transition)  # the fleet view, at once
     bus.breaker_created.subscribe(fleet.on_breaker_created)
     bus.signature_failed.subscribe(metrics.signature_failure)
     events.install()
@@ -113,4 +102,4 @@ def install() -> None:
     metrics.refresh_fallback(0, config.fallback.max_entries, {})
 
 
-__all__ = ["install", "refresh_fallback_metrics"]
+__all__ = ["install"]

@@ -16,6 +16,8 @@ and our protected view both export. Design rules:
 from __future__ import annotations
 
 import functools
+import logging
+import os
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -37,11 +39,37 @@ STATE_VALUES: Mapping[str, int] = {"closed": 0, "half_open": 1, "open": 2}
 LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 ENABLED = _prom is not None
+#: Under gunicorn's multiprocess mode each process writes its values to files that the scraping
+#: process merges; nothing runs in the other processes at scrape time.
+MULTIPROCESS = ENABLED and bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+logger = logging.getLogger("django_ratelimit_guard")
+
+#: Called at the start of every scrape of this process's default registry, before our metrics
+#: are read (``fallback_gauges.py`` refreshes the fallback store's figures there).
+scrape_hooks: list[Callable[[], None]] = []
+
+
+class _ScrapeHooks:
+    """A collector with no metrics of its own, registered before ours: the registry collects in
+    registration order, so the hooks run before our metrics are read."""
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> list[Any]:
+        for hook in list(scrape_hooks):
+            try:
+                hook()
+            except Exception:  # a scrape must never fail because of a hook
+                logger.exception("A metrics scrape hook failed: %r", hook)
+        return []
 
 
 def _build() -> dict[str, Any]:
     if _prom is None:
         return {}
+    _prom.REGISTRY.register(_ScrapeHooks())
     return {
         "decisions": _prom.Counter(
             "ratelimit_guard_decisions_total",

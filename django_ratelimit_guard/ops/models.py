@@ -1,6 +1,6 @@
-"""The app's models: persisted breaker transitions, fleet commands, and the status page's
-permissions. Django loads them through ``django_ratelimit_guard/models.py``; the operations side
-(``events.py``, ``fleet.py``) owns them, so they live here."""
+"""The app's models: persisted breaker transitions, fleet commands, every live process's report,
+and the status page's permissions. Django loads them through ``django_ratelimit_guard/models.py``;
+the operations side (``events.py``, ``fleet.py``, ``reports.py``) owns them, so they live here."""
 
 from __future__ import annotations
 
@@ -111,3 +111,25 @@ class RateLimitOverride(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} on {self.policy}"
+
+
+class ProcessReport(models.Model):
+    """What one worker process last reported: its breaker states and fallback fill
+    (``ops/reports.py`` writes it from the fleet poller thread; one row per host and pid, pruned
+    when the process has not been seen for a while)."""
+
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    seen_at = models.DateTimeField(db_index=True)
+    started_at = models.DateTimeField()
+    report = models.TextField()  # JSON: breakers and fallback store (reports.local_report)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["host", "pid"], name="rlg_processreport_host_pid")
+        ]
+        ordering = ("host", "pid")
+        verbose_name = "process report"
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid} (seen {self.seen_at:%H:%M:%S})"

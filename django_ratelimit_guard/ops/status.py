@@ -22,7 +22,7 @@ from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core.policies import Policy
 from django_ratelimit_guard.engine import decide, guarded, registry
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
-from django_ratelimit_guard.ops import events, fleet, metrics, overrides, top_clients
+from django_ratelimit_guard.ops import events, fleet, metrics, overrides, reports, top_clients
 from django_ratelimit_guard.stores.errors import classify
 from django_ratelimit_guard.stores.memory import fallback_store
 
@@ -68,6 +68,8 @@ class BreakerRow:
     current_reset_timeout: float
     forced: bool
     fleet: str = ""  # the standing fleet command that forces it, described
+    opened_by: str = ""  # while not closed: what opened it (its failure figures are those then)
+    next_probe_due: bool = False  # the next probe may go now (the next request sends it)
 
 
 @dataclass
@@ -114,6 +116,8 @@ class Snapshot:
     # issue #15: runtime overrides in force (ops/overrides.py), as dicts; and a read error.
     overrides: list[dict[str, Any]] = field(default_factory=list)
     overrides_error: str | None = None
+    processes: list[reports.ProcessRow] = field(default_factory=list)  # every live one
+    processes_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,6 +137,8 @@ class Snapshot:
             for e in self.events
         ]
         data["fallback"]["fill_percent"] = self.fallback.fill_percent
+        for process, row in zip(self.processes, data["processes"], strict=True):
+            row["fill_percent"] = process.fill_percent
         return _jsonable(data)  # type: ignore[no-any-return]
 
 
@@ -164,13 +170,16 @@ def breaker_rows() -> list[BreakerRow]:
     for scope in sorted(breakers):
         s = breakers[scope].snapshot()
         command = fleet.effective(scope)
+        reported = reports.breaker_report(s)  # an open breaker's figures: those that opened it
         rows.append(
             BreakerRow(
                 scope=s.scope,
                 state=s.state.value,
-                consecutive_failures=s.consecutive_failures,
-                recent_failures=s.recent_failures,
-                recent_calls=s.recent_calls,
+                consecutive_failures=reported["consecutive_failures"],
+                recent_failures=reported["recent_failures"],
+                recent_calls=reported["recent_calls"],
+                opened_by=reported["opened_by"],
+                next_probe_due=s.next_probe_at is not None and s.next_probe_at <= time.time(),
                 opened_at=_epoch(s.opened_at),
                 next_probe_at=_epoch(s.next_probe_at),
                 open_count=s.open_count,
@@ -201,10 +210,9 @@ def fleet_status() -> FleetStatus:
 def fallback_status() -> FallbackStatus:
     store = fallback_store()
     evictions = dict(store.evictions)
-    metrics.refresh_fallback(store.entries, store.capacity, evictions)
-    return FallbackStatus(
-        store.entries, store.capacity, evictions, guard_settings().fallback.warn_ratio
-    )
+    entries = store.live_entries()  # expired entries are free room
+    metrics.refresh_fallback(entries, store.capacity, evictions)
+    return FallbackStatus(entries, store.capacity, evictions, guard_settings().fallback.warn_ratio)
 
 
 def policy_rows() -> list[PolicyRow]:
@@ -288,12 +296,18 @@ def override_rows() -> tuple[list[dict[str, Any]], str | None]:
     ], None
 
 
-def collect() -> Snapshot:
+def collect(*, report_self: bool = True) -> Snapshot:
+    """Everything the page shows. ``report_self``: write this process's report first, so its row
+    in the fleet view is current (a worker serving the admin page); the ``status`` command, not a
+    worker, does not report itself."""
     fleet_state = fleet_status()
     override_list, overrides_error = override_rows()
     redis_status, clients = probe_redis()
     rows = breaker_rows()
     recent, events_error = events.recent()
+    if report_self:
+        reports.heartbeat(force=True)
+    processes, processes_error = reports.live()
     return Snapshot(
         host=socket.gethostname(),
         pid=os.getpid(),
@@ -308,4 +322,6 @@ def collect() -> Snapshot:
         fleet=fleet_state,
         overrides=override_list,
         overrides_error=overrides_error,
+        processes=processes,
+        processes_error=processes_error,
     )

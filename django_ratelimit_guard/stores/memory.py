@@ -138,6 +138,16 @@ class MemoryStore:
     def entries(self) -> int:
         return len(self._index)
 
+    def live_entries(self, now_ms: float | None = None) -> int:
+        """Entries not expired yet: an expired entry is free room (a new key takes it first),
+        though it keeps its slot until then. O(n) outside the lock (a copy of the slots is
+        taken under it): for the gauges and the status page, never the request path."""
+        now = time.time() * 1000 if now_ms is None else now_ms
+        with self._lock:
+            slots = list(self._index.values())
+            expires = self._expires
+        return sum(1 for slot in slots if expires[slot] > now)
+
     @property
     def fill_ratio(self) -> float:
         return len(self._index) / self.capacity

@@ -116,8 +116,8 @@ def test_fallback_evictions_counter_advances_by_the_store_delta():
     assert (
         metric_value("ratelimit_guard_fallback_evictions_total", reason="t-expired") == before + 5
     )
-    assert metric_value("ratelimit_guard_fallback_entries") == 7
-    assert metric_value("ratelimit_guard_fallback_capacity") == 50
+    # The gauges themselves are read from the fallback store at scrape time (issue #13 item 11:
+    # tests/ops/test_fallback_gauges_scrape_time.py), so a scrape shows the store, not 7 / 50.
 
 
 def _merged(directory: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

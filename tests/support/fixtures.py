@@ -16,6 +16,7 @@ import pytest
 from django_ratelimit_guard.conf.settings import reset_all
 from django_ratelimit_guard.core import logs
 from django_ratelimit_guard.core.bus import Topic
+from django_ratelimit_guard.edge.startup import validate_views_once
 from django_ratelimit_guard.engine import decide
 from django_ratelimit_guard.ops import top_clients
 from django_ratelimit_guard.stores.redis import RedisStore
@@ -32,6 +33,14 @@ os.environ.setdefault("RATELIMIT_GUARD_CONTROL_POLL_SECONDS", "0")
 # Nor a health-check thread (engine/recovery.py) making open breakers' probes due behind the
 # backs of the tests that time them; tests/engine/test_recovery_*.py turn it on where they test it.
 os.environ.setdefault("RATELIMIT_GUARD_BREAKER_HEALTH_CHECK_SECONDS", "0")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _views_validated_under_the_suites_settings(django_test_environment: None) -> None:
+    """RateLimitMiddleware validates every @rate_limit once per process, when first built
+    (edge/startup.py). Do it here, under the suite's settings, the project the URLconf belongs
+    to: tests that swap POLICIES later model other projects without re-importing the URLconf."""
+    validate_views_once()
 
 
 @pytest.fixture(autouse=True)

@@ -5,14 +5,9 @@ settings, one shared SQLite database file, one real redis-server, commands issue
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.support.fleet.fixtures import POLL, SLACK
 from tests.support.fleet.harness import (
-    Worker,
     breaker_events,
     command_created_at,
     manage,
@@ -20,29 +15,8 @@ from tests.support.fleet.harness import (
 )
 
 
-@pytest.fixture
-def db(worker_env: dict[str, str]) -> Iterator[Path]:
-    yield Path(worker_env["RLG_FLEET_DB"])
-    # Leave no standing force-open for the next test.
-    assert manage(worker_env, "ratelimit_guard", "reset-breaker", "*").returncode == 0
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[object]:
-    workers: list[Worker] = []
-
-    def start(env: dict[str, str], mode: str = "sync") -> Worker:
-        worker = Worker(env, mode, tmp_path / f"worker-{len(workers)}.log")
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.close()
-
-
 def test_force_open_reaches_every_process_within_the_poll_interval_and_reset_brings_them_back(
-    worker_env, db, spawn, redis_server
+    worker_env, fleet_db, spawn, redis_server
 ):
     workers = [spawn(worker_env, "sync"), spawn(worker_env, "sync"), spawn(worker_env, "async")]
     for worker in workers:
@@ -51,7 +25,7 @@ def test_force_open_reaches_every_process_within_the_poll_interval_and_reset_bri
     forced = manage(worker_env, "ratelimit_guard", "force-open", "ratelimit", "--reason", "upgrade")
     assert forced.returncode == 0, forced.stderr
     assert "every process applies it" in forced.stdout
-    issued = command_created_at(db, "force_open")
+    issued = command_created_at(fleet_db, "force_open")
     on_memory = wait_for_source(workers, "memory", timeout=POLL + 3)
     assert len(on_memory) == len(workers), "some worker never left Redis"
     delays = sorted(t - issued for t in on_memory.values())
@@ -61,18 +35,18 @@ def test_force_open_reaches_every_process_within_the_poll_interval_and_reset_bri
     pids = {w.process.pid for w in workers}
     forced_pids = {
         pid
-        for pid, to, reason in breaker_events(db)
+        for pid, to, reason in breaker_events(fleet_db)
         if to == "open" and "fleet command #" in reason
     }
     assert pids <= forced_pids
 
     # A worker started now obeys the standing force-open (its first request kicks the sync).
     late = spawn(worker_env, "sync")
-    assert wait_for_source([late], "memory", timeout=POLL + 1)
+    assert wait_for_source([late], "memory", timeout=POLL + 1), late.stderr()
 
     reset = manage(worker_env, "ratelimit_guard", "reset-breaker", "ratelimit")
     assert reset.returncode == 0, reset.stderr
-    issued = command_created_at(db, "reset")
+    issued = command_created_at(fleet_db, "reset")
     on_redis = wait_for_source([*workers, late], "redis", timeout=POLL + 3)
     assert len(on_redis) == len(workers) + 1, "some worker stayed off Redis"
     delays = sorted(t - issued for t in on_redis.values())
@@ -80,7 +54,7 @@ def test_force_open_reaches_every_process_within_the_poll_interval_and_reset_bri
     assert delays[-1] <= POLL + SLACK, delays
 
 
-def test_status_command_names_the_standing_force_open(worker_env, db):
+def test_status_command_names_the_standing_force_open(worker_env, fleet_db):
     assert (
         manage(
             worker_env,

@@ -28,6 +28,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django_ratelimit_guard.core.exceptions import ActionError
 from django_ratelimit_guard.engine import decide
 from django_ratelimit_guard.management import overrides
+from django_ratelimit_guard.management.common_options import accept_common_options
+from django_ratelimit_guard.management.process_lines import process_lines
 from django_ratelimit_guard.ops import actions, status
 from django_ratelimit_guard.stores import scripts
 from django_ratelimit_guard.stores.errors import classify
@@ -74,6 +76,8 @@ class Command(BaseCommand):
         cr = sub.add_parser("check-redis", help="Round-trip time, script load, server version.")
         cr.add_argument("--json", action="store_true", help="Print one JSON document.")
         overrides.add_parser(sub)  # issue #15: override add | list | remove
+        for p in sub.choices.values():
+            accept_common_options(p)
 
     def handle(self, *args: Any, **options: Any) -> None:
         sub = options["subcommand"]
@@ -106,18 +110,23 @@ class Command(BaseCommand):
         return actions.clear_fallback(by=by, fleet_wide=fleet_wide)
 
     def _status(self, as_json: bool) -> None:
-        snap = status.collect()
+        snap = status.collect(report_self=False)  # this command is not a worker
         degraded = not snap.redis.reachable or any(b.state != "closed" for b in snap.breakers)
         if as_json:
             self.stdout.write(json.dumps(snap.to_json(), indent=2))
         else:
             self._status_table(snap)
+            self.stdout.write("")
+            self.stdout.write("\n".join(process_lines(snap.processes, snap.processes_error)))
         if degraded:
             raise CommandError("The rate-limit store is degraded.", returncode=EXIT_DEGRADED)
 
     def _status_table(self, snap: status.Snapshot) -> None:
         w = self.stdout.write
-        w(f"Host {snap.host}, process {snap.pid}, {snap.generated_at:%Y-%m-%d %H:%M:%S} UTC")
+        w(
+            f"This process (the command's own, not a worker): host {snap.host}, pid {snap.pid}, "
+            f"{snap.generated_at:%Y-%m-%d %H:%M:%S} UTC. Every live worker is listed at the end."
+        )
         r = snap.redis
         if r.reachable:
             w(
@@ -145,7 +154,7 @@ class Command(BaseCommand):
                     + (f" — fleet: {b.fleet}" if b.fleet else ""),
                     f"{b.recent_failures}/{b.recent_calls}",
                     _time(b.opened_at),
-                    _time(b.next_probe_at),
+                    "due" if b.next_probe_due else _time(b.next_probe_at),
                     str(b.open_count),
                 ]
                 for b in snap.breakers

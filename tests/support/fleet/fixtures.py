@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
 
-from tests.support.fleet.harness import fleet_env, manage
+from tests.support.fleet.harness import Worker, fleet_env, manage
 from tests.support.redis_servers import RedisServer
 
 #: The fleet poll interval of the worker processes (seconds).
@@ -25,3 +28,24 @@ def worker_env(
     migrated = manage(env, "migrate", "--noinput", "-v", "0")
     assert migrated.returncode == 0, migrated.stderr
     return env
+
+
+@pytest.fixture
+def fleet_db(worker_env: dict[str, str]) -> Iterator[Path]:
+    yield Path(worker_env["RLG_FLEET_DB"])
+    # Leave no standing force-open for the next test.
+    assert manage(worker_env, "ratelimit_guard", "reset-breaker", "*").returncode == 0
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    workers: list[Worker] = []
+
+    def start(env: dict[str, str], mode: str = "sync") -> Worker:
+        worker = Worker(env, mode, tmp_path / f"worker-{len(workers)}.log")
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.close()
