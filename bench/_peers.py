@@ -197,15 +197,17 @@ def race_check(name: str, redis_url: str, limit: int) -> Check:
     return lambda r: bool(limiter.hit(item, "race", r.META["REMOTE_ADDR"]))
 
 
-def make_requests(count: int) -> list[Any]:
-    """``count`` anonymous GET requests from distinct client addresses."""
+def make_requests(count: int, prefix: str = "") -> list[Any]:
+    """``count`` anonymous GET requests from distinct client addresses (``prefix`` + a number,
+    if given)."""
     from django.contrib.auth.models import AnonymousUser
     from django.test import RequestFactory
 
     factory = RequestFactory()
     requests = []
     for i in range(count):
-        request = factory.get("/", REMOTE_ADDR=f"198.51.{100 + i // 250}.{i % 250 + 1}")
+        address = f"{prefix}{i + 1}" if prefix else f"198.51.{100 + i // 250}.{i % 250 + 1}"
+        request = factory.get("/", REMOTE_ADDR=address)
         request.user = AnonymousUser()
         requests.append(request)
     return requests

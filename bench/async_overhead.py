@@ -90,7 +90,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--pin", type=int, default=0, help="CPU for bench and redis (-1: none)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (CI: does it still run?)")
     args = parser.parse_args()
+    if args.smoke:
+        args.n, args.reps = 50, 2
     server = RedisServer().start()
     try:
         if args.pin >= 0:  # as compare.py and layers.py: one core, figures that repeat

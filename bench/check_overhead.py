@@ -36,7 +36,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=3000)
     parser.add_argument("--reps", type=int, default=9)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (CI: does it still run?)")
     args = parser.parse_args()
+    if args.smoke:
+        args.n, args.reps = 50, 2
 
     server = RedisServer().start()
     try:

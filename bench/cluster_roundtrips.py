@@ -42,7 +42,10 @@ def evalsha_stats(cluster: ClusterDeployment) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (CI: does it still run?)")
     args = parser.parse_args()
+    if args.smoke:
+        args.n = 20
     cluster = ClusterDeployment(masters=3, replicas=0)
     try:
         cluster.start()

@@ -179,7 +179,7 @@ def outage_behaviour(peers: list[_peers.Peer]) -> dict[str, tuple[str, ...]]:
 
 
 def reset_guard() -> None:
-    from django_ratelimit_guard.engine.breaker import all_breakers
+    from django_ratelimit_guard.engine.breakers import all_breakers
 
     for breaker in all_breakers().values():
         breaker.reset()
@@ -212,7 +212,12 @@ def main() -> None:
     parser.add_argument(
         "--latency-only", action="store_true", help="only the per-check table (before/after runs)"
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, no race (CI: does it still run?)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.n, args.rounds, args.clients, args.skip_race = 20, 1, 5, True
 
     server = RedisServer().start()
     try:

@@ -78,9 +78,16 @@ def _pinned(cpus: set[int] | None):  # type: ignore[no-untyped-def]
 
 
 class Gunicorn:
-    def __init__(self, redis_url: str, guard: bool, workdir: Path) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        guard: bool,
+        workdir: Path,
+        name: str = "",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
-        name = "guard" if guard else "plain"
+        name = name or ("guard" if guard else "plain")
         self.prom_dir = workdir / f"prom-{name}"
         self.prom_dir.mkdir()
         self.log = workdir / f"gunicorn-{name}.log"
@@ -92,6 +99,7 @@ class Gunicorn:
             "PROMETHEUS_MULTIPROC_DIR": str(self.prom_dir),
             "EXAMPLE_DB": str(workdir / "db.sqlite3"),
             "PYTHONPATH": f"{ROOT}{os.pathsep}{EXAMPLE}",
+            **(extra_env or {}),
         }
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
@@ -180,7 +188,10 @@ def main() -> None:
         "--no-pin", action="store_true",
         help="don't pin gunicorn to CPU 0, wrk and redis-server to CPU 1 (the default on 2+ CPUs)",
     )  # fmt: skip
+    parser.add_argument("--smoke", action="store_true", help="1 s runs, 1 rep (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.duration, args.reps = 1, 1
     global SERVER_CPUS, CLIENT_CPUS
     if not args.no_pin and (os.cpu_count() or 1) >= 2:
         SERVER_CPUS, CLIENT_CPUS = {0}, {1}

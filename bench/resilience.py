@@ -1,6 +1,6 @@
 """Resilience figures: open-breaker decisions, memory store cost, bytes per entry, frozen Redis.
 
-Run:  PYTHONPATH=. /work/venv311/bin/python bench/resilience.py
+Run:  PYTHONPATH=. /work/venv311/bin/python bench/resilience.py [--smoke]
 Starts its own redis-server on a free port (tests/support/redis_servers.py) and stops it afterwards.
 Every figure is a median (or a percentile) from this run; ratios compare figures of the same run.
 """
@@ -23,6 +23,12 @@ from django.conf import settings
 from tests.support.redis_servers import RedisServer
 
 SOCKET_TIMEOUT = 0.1
+#: --smoke (CI: does it still run?): every size divided by this.
+SCALE = 50 if "--smoke" in sys.argv else 1
+
+
+def sized(n: int) -> int:
+    return max(10, n // SCALE)
 
 
 def configure(url: str) -> None:
@@ -87,7 +93,7 @@ def run(server: RedisServer) -> list[tuple[str, str, str]]:
 
     raw = get_redis_connection("ratelimit")
     raw.ping()
-    rtt = per_call(raw.ping, 500)
+    rtt = per_call(raw.ping, sized(500))
     rows.append(("raw Redis round trip (PING)", us(rtt), "reference"))
 
     policy = guard_settings().policies["api"]
@@ -102,16 +108,16 @@ def run(server: RedisServer) -> list[tuple[str, str, str]]:
             rate,
         )
     ]
-    healthy = per_call(lambda: decide.decide(planned), 1000)
+    healthy = per_call(lambda: decide.decide(planned), sized(1000))
     rows.append(("decision, healthy Redis", us(healthy), f"{healthy / rtt:.2f}x RTT"))
     get_breaker("ratelimit").force_open("bench")
-    forced_open = per_call(lambda: decide.decide(planned), 20_000)
+    forced_open = per_call(lambda: decide.decide(planned), sized(20_000))
     rows.append(("decision, breaker open (memory)", us(forced_open), ""))
     rows.append(("  ratio open / healthy", f"{forced_open / healthy:.3f}x", "≤ 0.10x"))
     get_breaker("ratelimit").reset()
 
     # Memory store under a flood of new keys, at 10 % and 100 % fill of MAX_ENTRIES = 50,000.
-    capacity, flood = 50_000, 5_000
+    capacity, flood = sized(50_000), sized(5_000)
     hit_at = lambda key: [Hit(key, Algorithm.SLIDING_WINDOW, 10, 60_000, 1, True)]  # noqa: E731
     flood_cost = {}
     for fill in (0.1, 1.0):
@@ -164,7 +170,7 @@ def run(server: RedisServer) -> list[tuple[str, str, str]]:
     latencies: list[float] = []
     opened_at_index = None
     try:
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + (2.0 if SCALE == 1 else 1.0)
         while time.monotonic() < deadline and len(latencies) < 50_000:
             start = time.perf_counter()
             decide.decide(planned_outage)
@@ -185,12 +191,12 @@ def run(server: RedisServer) -> list[tuple[str, str, str]]:
         ("frozen Redis: max latency", f"{max(latencies) * 1000:.1f} ms", "≤ one socket timeout")
     )
     rows.append(("frozen Redis: p99 latency", f"{p99 * 1000:.3f} ms", "≤ 150 ms"))
-    median_after = statistics.median(after)
+    median_after = statistics.median(after) if after else float("nan")
     fallback = fallback_store()
     plain_hits = [
         Hit("rlg:{plain}:api:sw", Algorithm.SLIDING_WINDOW, rate.limit, rate.window_ms, 1, True)
     ]
-    plain = per_call(lambda: fallback.hit_many(plain_hits), 20_000)
+    plain = per_call(lambda: fallback.hit_many(plain_hits), sized(20_000))
     rows.append(("frozen Redis: median after opening", us(median_after), ""))
     rows.append(("plain memory-store decision (hit_many)", us(plain), ""))
     rows.append(("  ratio after opening / plain memory", f"{median_after / plain:.2f}x", "≤ 1.1x"))

@@ -149,7 +149,10 @@ def _perform(action: str, fields: dict[str, str], by: str) -> str:
     if action == "clear-fallback":
         return actions.clear_fallback(by=by)
     return actions.reset_client(
-        fields["policy"], key_value=fields["key_value"] or None, digest=fields["digest"] or None
+        fields["policy"],
+        key_value=fields["key_value"] or None,
+        digest=fields["digest"] or None,
+        by=by,
     )
 
 

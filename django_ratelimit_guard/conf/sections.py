@@ -88,6 +88,7 @@ class GuardSettings:
     path_policies: tuple[Policy, ...]
     key_secret: bytes
     control: ControlSettings = ControlSettings()
+    local_denials: bool = True  # engine/local.py
 
 
 # Ranges of the numeric tuning values: (type, minimum, maximum).

@@ -46,6 +46,7 @@ TOP_LEVEL_KEYS = frozenset(
         "SIGNING",
         "METRICS",
         "CONTROL",
+        "LOCAL_DENIALS",
     }
 )
 
@@ -73,6 +74,7 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
         )
         enabled = True
 
+    local_denials = _local_denials(raw, problems)
     cache_alias = raw.get("CACHE_ALIAS", "default")
     problems.extend(cache_alias_problems(cache_alias, explicit="CACHE_ALIAS" in raw))
 
@@ -160,6 +162,7 @@ def build_settings(raw: object) -> tuple[GuardSettings | None, list[Problem]]:
             path_policies=tuple(p for p in policies.values() if p.paths),
             key_secret=secret,
             control=control,
+            local_denials=local_denials,
         ),
         problems,
     )
@@ -177,6 +180,21 @@ def _health_check_problems(seconds: float) -> list[Problem]:
         )
         return [error(11, message)]
     return []
+
+
+def _local_denials(raw: Mapping[str, object], problems: list[Problem]) -> bool:
+    value = raw.get("LOCAL_DENIALS", True)
+    if isinstance(value, bool):
+        return value
+    problems.append(
+        error(
+            100,
+            f"RATELIMIT_GUARD['LOCAL_DENIALS'] is {value!r}: expected True or False.",
+            "True (the default) answers a client Redis denied from this process's memory until "
+            "its retry time; False asks Redis on every request.",
+        )
+    )
+    return True
 
 
 @functools.cache

@@ -16,6 +16,8 @@ Topics (arguments in order):
 ``breaker_transition``   ``(scope, old, new, reason)`` after every breaker state change
 ``breaker_created``      ``(breaker)`` once per breaker, right after it is registered
 ``signature_failed``     ``(reason)`` for every refused request signature
+``local_denial``         ``(policy)`` when a request was denied from Redis's remembered denial,
+                         without a Redis command (``engine/local.py``)
 ``client_reset``         ``(policy, storage_key)`` in every process when an operator clears one
                          client's counter of a policy or changes its runtime override
 ``settings_reloaded``    ``()`` when ``RATELIMIT_GUARD``, ``CACHES`` or ``SECRET_KEY`` change
@@ -87,6 +89,7 @@ store_error: Topic[[str, str]] = Topic("store_error")
 breaker_transition: Topic[[str, str, str, str]] = Topic("breaker_transition")
 breaker_created: Topic[[Any]] = Topic("breaker_created")
 signature_failed: Topic[[str]] = Topic("signature_failed")
+local_denial: Topic[[str]] = Topic("local_denial")
 client_reset: Topic[[str, str]] = Topic("client_reset")
 settings_reloaded: Topic[[]] = Topic("settings_reloaded", robust=False)
 
@@ -97,6 +100,7 @@ __all__ = [
     "client_reset",
     "decided",
     "limited",
+    "local_denial",
     "settings_reloaded",
     "signature_failed",
     "store_error",

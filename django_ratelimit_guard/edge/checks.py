@@ -227,3 +227,23 @@ def check_metrics_exposure(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     return [to_message(p) for p in metrics_exposure_problems()]
+
+
+@checks.register("ratelimit_guard", deploy=True)
+def check_local_denials_reach(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """W100: remembered denials (``engine/local.py``) outlive an operator's reset in every
+    process but the one that issued it when the fleet channel does not run."""
+    built, _ = build_settings(getattr(settings, "RATELIMIT_GUARD", {}))
+    if built is None or not built.local_denials or built.control.poll_seconds > 0:
+        return []
+    problem = warning(
+        100,
+        "RATELIMIT_GUARD['LOCAL_DENIALS'] is on while CONTROL['POLL_SECONDS'] is 0: an operator's "
+        "reset of a client (reset-key, the admin) reaches only the process that issued it; the "
+        "others keep denying that client from memory until its retry time.",
+        "Let the fleet channel run (CONTROL['POLL_SECONDS'], 2 s by default), or set "
+        "LOCAL_DENIALS to False.",
+    )
+    return [to_message(problem)]

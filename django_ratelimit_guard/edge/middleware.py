@@ -63,10 +63,21 @@ def _resolve_names(resolver: URLResolver, path: str) -> tuple[str, ...]:
     return tuple(names or ())
 
 
+#: (settings, every path policy's prefixes): one ``startswith`` tells a path no policy covers.
+_prefixes: tuple[object, tuple[str, ...]] = (None, ())
+
+
 def request_policies(request: HttpRequest) -> list[Policy]:
+    global _prefixes
     config = guard_settings()
     path = request.path_info
-    policies = [p for p in config.path_policies if p.applies_to_path(path)]
+    if _prefixes[0] is not config:
+        _prefixes = (config, tuple(prefix for p in config.path_policies for prefix in p.paths))
+    policies = (
+        [p for p in config.path_policies if p.applies_to_path(path)]
+        if path.startswith(_prefixes[1])
+        else []
+    )
     if registry.referenced_names or registry.has_inline():
         policies += [named_policy(n) for n in view_policy_names(request)]
     return policies
@@ -93,25 +104,27 @@ class RateLimitMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         policies = request_policies(request)
-        if policies:
-            if registry.has_staged() and staged.any_staged(policies):  # issue #15
-                return staged.respond(request, policies, self.get_response)
-            result = limiter.decide(request, policies)
-            record(request, result)
-            if result.rejected:
-                return rejection_response(request, result.decision)
+        if not policies:  # a path no policy covers costs this much (DRF's throttle may record)
+            return add_headers(self.get_response(request), request)
+        if registry.has_staged() and staged.any_staged(policies):  # issue #15
+            return staged.respond(request, policies, self.get_response)
+        result = limiter.decide(request, policies)
+        record(request, result)
+        if result.rejected:
+            return rejection_response(request, result.decision)
         return add_headers(self.get_response(request), request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         policies = request_policies(request)
-        if policies:
-            if registry.has_staged() and staged.any_staged(policies):  # issue #15
-                return await staged.arespond(request, policies, self.get_response)
-            result = await limiter.adecide(request, policies)
-            record(request, result)
-            if result.rejected:
-                return rejection_response(request, result.decision)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponse]] = self.get_response
+        if not policies:
+            return add_headers(await get_response(request), request)
+        if registry.has_staged() and staged.any_staged(policies):  # issue #15
+            return await staged.arespond(request, policies, get_response)
+        result = await limiter.adecide(request, policies)
+        record(request, result)
+        if result.rejected:
+            return rejection_response(request, result.decision)
         return add_headers(await get_response(request), request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -22,14 +22,22 @@ from django_ratelimit_guard.engine import guarded, reconcile
 from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.engine.failmodes import fail_modes
 from django_ratelimit_guard.engine.plan import PlannedHit
+from django_ratelimit_guard.stores.answers import AnswerMemory
 from django_ratelimit_guard.stores.cluster import ClusterStore, ShardBatch
 from django_ratelimit_guard.stores.memory import fallback_store
 
 
 def decide(
-    store: ClusterStore, planned: Sequence[PlannedHit], count: bool
+    store: ClusterStore,
+    planned: Sequence[PlannedHit],
+    count: bool,
+    memory: AnswerMemory | None = None,
+    at: float = 0.0,
 ) -> list[tuple[Verdict, Source]]:
+    """Decide ``planned`` shard by shard; each shard's answer is remembered in ``memory`` (read
+    at ``at``, before anything was sent) like a single Redis's (``local.py``)."""
     hits = [p.hit for p in planned]
+    generation = 0 if memory is None else memory.generation
     try:
         batches = store.route(hits)
     except Exception as exc:  # the cluster could not be mapped at all: the alias-wide scope
@@ -56,6 +64,11 @@ def decide(
         assert outcome.verdicts is not None
         for i, verdict in outcome.verdicts.items():
             out[i] = (verdict, "redis")
+        if memory is not None:
+            answered = list(outcome.verdicts)
+            memory.remember(
+                [hits[i] for i in answered], list(outcome.verdicts.values()), at, generation
+            )
     for batch in refused:
         # All or nothing per shard: a "closed" policy denying here stops this shard's memory counts.
         indices = batch.indices

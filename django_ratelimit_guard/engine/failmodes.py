@@ -5,7 +5,8 @@
 * ``open``: allowed unchecked (source ``open``).
 
 All or nothing, as in Redis: a request that a ``closed`` blocking policy denies consumes no
-budget in memory either.
+budget in memory either. A client the fallback has no entry for starts from what Redis last
+answered about it (``continuity.py``), not from a fresh budget.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from collections.abc import Sequence
 
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core import bus
-from django_ratelimit_guard.core.algorithms import Hit, Verdict
+from django_ratelimit_guard.core.algorithms import Verdict
 from django_ratelimit_guard.core.decisions import Source
 from django_ratelimit_guard.core.policies import FailMode
+from django_ratelimit_guard.engine import continuity
 from django_ratelimit_guard.engine.plan import PlannedHit
+from django_ratelimit_guard.stores.answers import answer_memory
 from django_ratelimit_guard.stores.memory import fallback_store
 
 
@@ -45,18 +48,16 @@ def fail_modes(
         else:
             out[i] = (Verdict(True, max(0, p.hit.limit - p.hit.cost), p.hit.window_ms, 0), "open")
     if memory:
-        hits = [_fallback_hit(planned[i]) for i in memory]
+        in_memory = [planned[i] for i in memory]
+        hits = [continuity.fallback_hit(p) for p in in_memory]
+        store = fallback_store()
+        continuity.seed(in_memory, hits, store, answer_memory())
         started = time.perf_counter()
-        verdicts = fallback_store().hit_many(hits, count=count and not denied)
+        verdicts = store.hit_many(hits, count=count and not denied)
         bus.store_latency.publish("memory", time.perf_counter() - started)
         for i, verdict in zip(memory, verdicts, strict=True):
             out[i] = (verdict, "memory")
     return [item for item in out if item is not None]
-
-
-def _fallback_hit(p: PlannedHit) -> Hit:
-    hit = p.hit
-    return Hit(hit.key, hit.algorithm, p.fallback.limit, p.fallback.window_ms, hit.cost, hit.block)
 
 
 __all__ = ["fail_modes"]

@@ -162,8 +162,12 @@ async def ausage(request: HttpRequest, policies: Sequence[Policy]) -> Result:
 
 
 def reset(policy: Policy, key_value: str) -> None:
-    """Forget one client's counter of ``policy``, in Redis and in the fallback store."""
-    store_decide.reset_keys([storage_key(guard_settings(), policy, key_value)])
+    """Forget one client's counter of ``policy``, in Redis and in this process (the fallback store
+    and what Redis last answered: ``bus.client_reset``). Other processes learn of an operator's
+    reset through the fleet channel (``ops/actions.py``)."""
+    key = storage_key(guard_settings(), policy, key_value)
+    store_decide.reset_keys([key])
+    bus.client_reset.publish(policy.name, key)
 
 
 __all__ = ["adecide", "ausage", "decide", "reset", "usage"]

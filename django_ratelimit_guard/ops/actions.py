@@ -112,7 +112,9 @@ def _policy(name: str) -> Policy:
         raise ActionError(f"There is no policy {name!r}. Known policies: {known}.") from None
 
 
-def reset_client(policy_name: str, key_value: str | None = None, digest: str | None = None) -> str:
+def reset_client(
+    policy_name: str, key_value: str | None = None, digest: str | None = None, *, by: str = ""
+) -> str:
     """Clear one client's counter of a policy, by raw key value (e.g. an IP) or by its digest."""
     policy = _policy(policy_name)
     if digest is not None:
@@ -144,4 +146,19 @@ def reset_client(policy_name: str, key_value: str | None = None, digest: str | N
             f"be reached: {exc}",
             unavailable=True,
         ) from exc
-    return f"The counter of {what} for policy {policy.name!r} was reset."
+    spread = _spread(policy, keys[0], by)
+    return f"The counter of {what} for policy {policy.name!r} was reset ({spread})."
+
+
+def _spread(policy: Policy, key: str, by: str) -> str:
+    """After Redis: every process forgets its remembered denial of the client (a fleet command;
+    issued first, a process could ask Redis before the reset and remember the denial again)."""
+    if len(key) > 255:  # the command's scope column; policy names this long are not practical
+        return "other processes forget it at its retry time: its key is too long for the fleet"
+    try:
+        return _issue(fleet.RESET_CLIENT, key, policy.name, by)
+    except ActionError:
+        return (
+            "other processes could not be told (the database failed): they forget it at its "
+            "retry time"
+        )

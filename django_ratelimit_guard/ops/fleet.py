@@ -17,6 +17,10 @@ What a process does with a command:
   (a new shard, a rebuilt registry) and processes started later obey the standing state.
 * ``clear_fallback`` — empties this process's fallback store. A process started after the
   command skips it: its store was empty then.
+* ``reset_client`` — an operator reset one client's counter (``scope`` is its storage key,
+  ``reason`` the policy): this process drops that client's fallback entry and publishes
+  ``bus.client_reset`` (what Redis last answered about it, a remembered denial included, is
+  forgotten). Processes started later skip it.
 
 :func:`sync` never raises: a database failure is logged (at most once a minute) and the process
 keeps its current breaker states until a later sync succeeds.
@@ -35,6 +39,7 @@ from django.db.models import Max
 from django.utils import timezone as dj_timezone
 
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
+from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.engine.breaker import CircuitBreaker
 from django_ratelimit_guard.engine.breakers import all_breakers
 from django_ratelimit_guard.ops.models import BreakerCommand
@@ -46,7 +51,8 @@ ALL = "*"
 FORCE_OPEN = "force_open"
 RESET = "reset"
 CLEAR_FALLBACK = "clear_fallback"
-ACTIONS = (FORCE_OPEN, RESET, CLEAR_FALLBACK)
+RESET_CLIENT = "reset_client"
+ACTIONS = (FORCE_OPEN, RESET, CLEAR_FALLBACK, RESET_CLIENT)
 
 #: Each sync re-reads this many ids below the highest one applied: a row whose transaction
 #: committed after a higher id was already seen (concurrent issuers) is still picked up.
@@ -217,7 +223,7 @@ def _apply(state: _State, rows: list[Command]) -> None:
             continue
         state.applied.add(command.id)
         state.high = max(state.high, command.id)
-        if command.action != CLEAR_FALLBACK:
+        if command.action in (FORCE_OPEN, RESET):
             previous = state.latest.get(command.scope)
             if previous is None or command.id > previous.id:
                 state.latest = {**state.latest, command.scope: command}  # swap, then act
@@ -238,6 +244,10 @@ def _execute(command: Command) -> None:
         entries = fallback_store().entries
         fallback_store().clear()
         what = f"cleared the fallback store ({entries} entries)"
+    elif command.action == RESET_CLIENT:
+        fallback_store().reset([command.scope])
+        bus.client_reset.publish(command.reason, command.scope)
+        what = "forgot the client's counter and remembered answers"
     else:
         touched = []
         for scope, breaker in all_breakers().items():

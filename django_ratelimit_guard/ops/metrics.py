@@ -116,6 +116,12 @@ def _build() -> dict[str, Any]:
             "Entries evicted from the in-memory fallback store, by reason.",
             ["reason"],
         ),
+        "local_denials": _prom.Counter(
+            "ratelimit_guard_local_denials_total",
+            "Requests denied from a remembered Redis denial, without a Redis command, by the "
+            "policy that denied them.",
+            ["policy"],
+        ),
         "signature_failures": _prom.Counter(
             "ratelimit_guard_signature_failures_total",
             "Rejected signed requests, by reason.",
@@ -144,14 +150,23 @@ _decision_incs: dict[tuple[str, bool, str], Callable[[], None]] = {}
 _latency_observers: dict[str, Callable[[float], None]] = {}
 
 
+#: Where prometheus_client keeps its value classes (``MutexValue``, the multiprocess one). A
+#: ``_value`` of any other kind is a release whose internals we do not know: public methods then.
+_VALUES_MODULE = "prometheus_client.values"
+
+
+def _known_value(value: object) -> bool:
+    return type(value).__module__ == _VALUES_MODULE and callable(getattr(value, "inc", None))
+
+
 def _fast_inc(child: Any) -> Callable[[], None]:
     """``child.inc()`` without its per-call checks: a label child is always observable and 1 is
     never negative, so one increment of its value (a lock, or an mmap write under multiprocess
     mode) is all there is. prometheus_client's own method where its internals differ."""
-    inc = getattr(getattr(child, "_value", None), "inc", None)
-    if not callable(inc):
+    value = getattr(child, "_value", None)
+    if not _known_value(value):
         return cast("Callable[[], None]", child.inc)
-    return functools.partial(inc, 1)
+    return functools.partial(value.inc, 1)  # type: ignore[union-attr]
 
 
 def _fast_observe(child: Any) -> Callable[[float], None]:
@@ -161,12 +176,13 @@ def _fast_observe(child: Any) -> Callable[[float], None]:
     bounds = getattr(child, "_upper_bounds", None)
     values = getattr(child, "_buckets", None)
     if not (
-        hasattr(sum_value, "inc")
+        _known_value(sum_value)
         and isinstance(bounds, list)
         and isinstance(values, list)
         and len(bounds) == len(values)
         and bounds
         and bounds[-1] == float("inf")
+        and all(_known_value(value) for value in values)
     ):
         return cast("Callable[[float], None]", child.observe)
     sum_inc = cast(Any, sum_value).inc
@@ -189,7 +205,28 @@ def observe_result(request: HttpRequest, result: Result) -> None:
         if inc is None:
             outcome = "allowed" if d.allowed else "limited"
             inc = _decision_incs[key] = _fast_inc(_child("decisions", d.policy, outcome, d.source))
-        inc()
+        try:
+            inc()
+        except (AttributeError, TypeError):  # an internal changed under us: public from now on
+            outcome = "allowed" if d.allowed else "limited"
+            public = _decision_incs[key] = _child("decisions", d.policy, outcome, d.source).inc
+            public()
+
+
+_local_denial_incs: dict[str, Callable[[], None]] = {}
+
+
+def local_denial(policy: str) -> None:
+    """A ``bus.local_denial`` subscriber: one request denied without a Redis command."""
+    if ENABLED:
+        inc = _local_denial_incs.get(policy)
+        if inc is None:
+            inc = _local_denial_incs[policy] = _fast_inc(_child("local_denials", policy))
+        try:
+            inc()
+        except (AttributeError, TypeError):  # an internal changed under us: public from now on
+            public = _local_denial_incs[policy] = _child("local_denials", policy).inc
+            public()
 
 
 def observe_store_latency(store: str, seconds: float) -> None:
@@ -198,7 +235,11 @@ def observe_store_latency(store: str, seconds: float) -> None:
         observe = _latency_observers.get(store)
         if observe is None:
             observe = _latency_observers[store] = _fast_observe(_child("store_latency", store))
-        observe(seconds)
+        try:
+            observe(seconds)
+        except (AttributeError, TypeError):  # an internal changed under us: public from now on
+            public = _latency_observers[store] = _child("store_latency", store).observe
+            public(seconds)
 
 
 def observe_store_error(scope: str, kind: str) -> None:
@@ -230,7 +271,11 @@ def signature_failure_count(reason: str) -> float:
     """The count of refused signatures for ``reason`` in this process (tests, the admin page)."""
     if not ENABLED:
         return 0.0
-    return float(_child("signature_failures", reason)._value.get())
+    for metric in METRICS["signature_failures"].collect():  # the public way to read a value
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and sample.labels.get("reason") == reason:
+                return float(sample.value)
+    return 0.0
 
 
 # Evictions are cumulative counts on the store; the counter advances by the difference.

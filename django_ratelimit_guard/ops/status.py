@@ -20,9 +20,10 @@ from typing import Any
 
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.core.policies import Policy
-from django_ratelimit_guard.engine import decide, guarded, registry
+from django_ratelimit_guard.engine import decide, guarded, local, registry
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
 from django_ratelimit_guard.ops import events, fleet, metrics, overrides, reports, top_clients
+from django_ratelimit_guard.stores.answers import answer_memory
 from django_ratelimit_guard.stores.errors import classify
 from django_ratelimit_guard.stores.memory import fallback_store
 
@@ -53,6 +54,16 @@ class FallbackStatus:
     @property
     def pressure(self) -> bool:
         return bool(self.capacity) and self.entries >= self.warn_ratio * self.capacity
+
+
+@dataclass
+class LocalDenialsStatus:
+    """Exact local denials (``engine/local.py``) and the memory of Redis's answers behind them."""
+
+    enabled: bool
+    denied: int  # requests this process denied without a Redis command
+    remembered: int  # clients and policies whose last Redis answer this process keeps
+    capacity: int
 
 
 @dataclass
@@ -118,6 +129,7 @@ class Snapshot:
     overrides_error: str | None = None
     processes: list[reports.ProcessRow] = field(default_factory=list)  # every live one
     processes_error: str | None = None
+    local_denials: LocalDenialsStatus | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -213,6 +225,13 @@ def fallback_status() -> FallbackStatus:
     entries = store.live_entries()  # expired entries are free room
     metrics.refresh_fallback(entries, store.capacity, evictions)
     return FallbackStatus(entries, store.capacity, evictions, guard_settings().fallback.warn_ratio)
+
+
+def local_denials_status() -> LocalDenialsStatus:
+    memory = answer_memory()
+    return LocalDenialsStatus(
+        guard_settings().local_denials, local.denied_total, len(memory), memory.capacity
+    )
 
 
 def policy_rows() -> list[PolicyRow]:
@@ -324,4 +343,5 @@ def collect(*, report_self: bool = True) -> Snapshot:
         overrides_error=overrides_error,
         processes=processes,
         processes_error=processes_error,
+        local_denials=local_denials_status(),
     )

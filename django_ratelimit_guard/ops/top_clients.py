@@ -21,7 +21,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from django_ratelimit_guard.conf.settings import guard_settings
+from django_ratelimit_guard.conf.settings import guard_settings, on_reload
 from django_ratelimit_guard.core.decisions import Result
 from django_ratelimit_guard.core.keys import UNKNOWN_IP, hash_key_value
 from django_ratelimit_guard.core.policies import Policy
@@ -81,6 +81,12 @@ def bucket_key(prefix: str, bucket: int) -> str:
     return f"{prefix}:top:{bucket}"
 
 
+#: Members built per (policy, key value), so that a flood from one blocked client (answered from
+#: memory, ``engine/local.py``) does not hash and label its address on every request. Bounded:
+#: emptied when full (key values come from clients).
+MEMBER_CACHE = 4096
+
+
 class Tracker:
     """A ``bus.decided`` subscriber; it does work only for decisions over their limit."""
 
@@ -88,6 +94,8 @@ class Tracker:
         self.clock = clock
         self.pending: dict[str, int] = {}
         self.last_flush = float("-inf")
+        self.members: dict[tuple[str, str], str] = {}
+        on_reload(self.members.clear)  # a new key secret: new digests
 
     def __call__(self, request: HttpRequest, result: Result) -> None:
         for d in result.decisions:  # allowed requests return here, without building a list
@@ -108,14 +116,21 @@ class Tracker:
                 self.flush(now)
 
     def _tally(self, request: HttpRequest, over: Sequence[Any]) -> None:
-        secret = guard_settings().key_secret
+        members = self.members
         for decision in over:
             policy = registry.get_policy(decision.policy)
             value = policy.key.func(request)
             if value is None:
                 continue
-            digest = hash_key_value(str(value), secret)
-            member = SEP.join((policy.name, digest, safe_label(policy, str(value))))
+            text = str(value)
+            member = members.get((policy.name, text))
+            if member is None:
+                digest = hash_key_value(text, guard_settings().key_secret)
+                member = SEP.join((policy.name, digest, safe_label(policy, text)))
+                if len(text) <= 256:
+                    if len(members) >= MEMBER_CACHE:
+                        members.clear()
+                    members[(policy.name, text)] = member
             if member in self.pending or len(self.pending) < MAX_PENDING:
                 self.pending[member] = self.pending.get(member, 0) + 1
 

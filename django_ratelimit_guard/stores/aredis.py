@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
@@ -31,6 +32,8 @@ from django_ratelimit_guard.stores import scripts
 from django_ratelimit_guard.stores.errors import REDIS_ERRORS, store_error
 from django_ratelimit_guard.stores.packing import pack_decide
 from django_ratelimit_guard.stores.redis import parse_reply, script_args
+
+logger = logging.getLogger("django_ratelimit_guard")
 
 DEFAULT_CLIENT = "django_redis.client.DefaultClient"
 SENTINEL_CLIENT = "django_redis.client.SentinelClient"
@@ -149,7 +152,22 @@ def lean_pool(client: Any) -> Any | None:
         return None
     if str(pool.connection_kwargs.get("encoding", "utf-8")).lower() not in ("utf-8", "utf8"):
         return None
-    return pool
+    return pool if _lean_capable(pool) else None
+
+
+def _lean_capable(pool: Any) -> bool:
+    """Whether the pool's connections have the internals ``LoopConnections`` reads (a redis-py
+    release that changes them gets the client's own ``evalsha``)."""
+    try:
+        conn = pool.connection_class(**pool.connection_kwargs)  # builds, never connects
+    except Exception:
+        return False
+    methods = ("send_packed_command", "read_response", "connect", "disconnect")
+    return (
+        all(callable(getattr(conn, name, None)) for name in methods)
+        and hasattr(conn, "is_connected")
+        and hasattr(conn, "_reader")
+    )
 
 
 class LoopConnections:
@@ -211,6 +229,7 @@ class AsyncRedisStore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
         self._lean: LoopConnections | None = None
+        self.lean_broken = False  # a changed internal was met: the client's own evalsha only
 
     async def client(self) -> Any:
         """This store's client for the running event loop (created on first use in that loop)."""
@@ -222,7 +241,7 @@ class AsyncRedisStore:
         if made is None:
             made = clients[id(self)] = build_client(self._cache)
         client = made.master if isinstance(made, _SentinelMaster) else made
-        pool = lean_pool(client)
+        pool = None if self.lean_broken else lean_pool(client)
         lean = None
         if pool is not None:
             # Our own connections next to the client's pool, closed with the loop as it is.
@@ -250,7 +269,32 @@ class AsyncRedisStore:
             reply = await scripts.arun(scripts.DECIDE, send, payload, client.script_load)
         except REDIS_ERRORS as exc:
             raise store_error(self.scope, exc) from exc
+        except (AttributeError, TypeError) as exc:  # a redis.asyncio internal changed
+            if lean is None:
+                raise
+            reply = await self._demote(exc, client, hits, count, now_ms)
         return parse_reply(reply, len(hits))
+
+    async def _demote(
+        self, exc: BaseException, client: Any, hits: Sequence[Hit], count: bool, now_ms: int | None
+    ) -> Any:
+        """From now on (every loop) the client's own ``evalsha``, this call included."""
+        logger.warning(
+            "The async Redis fast path does not fit this redis-py (%s: %s); using redis.asyncio's "
+            "own evalsha from now on.",
+            type(exc).__name__,
+            exc,
+            extra={"scope": self.scope},
+        )
+        self.lean_broken = True
+        self._lean = None
+        args = [scripts.DECIDE.sha, len(hits), *script_args(hits, count, now_ms)]
+        try:
+            return await scripts.arun(
+                scripts.DECIDE, lambda a: client.evalsha(*a), args, client.script_load
+            )
+        except REDIS_ERRORS as error:
+            raise store_error(self.scope, error) from error
 
 
 def async_store(alias: str) -> AsyncRedisStore | None:

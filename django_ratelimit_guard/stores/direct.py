@@ -36,11 +36,23 @@ import redis.exceptions as rexc
 
 Evalsha = Callable[[Sequence[Any]], Any]
 
-# redis-py < 5.3 wants a command name; later versions warn when given one.
-_NAMED_GET_CONNECTION = (
-    inspect.signature(redis.ConnectionPool.get_connection).parameters["command_name"].default
-    is inspect.Parameter.empty
-)
+
+def _named_get_connection(get_connection: Callable[..., Any]) -> bool:
+    """redis-py < 5.3 wants a command name; later versions warn when given one (and a future one
+    may drop the parameter)."""
+    try:
+        parameter = inspect.signature(get_connection).parameters.get("command_name")
+    except (TypeError, ValueError):  # no signature to read: pass nothing
+        return False
+    return parameter is not None and parameter.default is inspect.Parameter.empty
+
+
+_NAMED_GET_CONNECTION = _named_get_connection(redis.ConnectionPool.get_connection)
+
+#: What the lean path uses of a redis-py connection besides its public commands. Checked on a
+#: fresh (unconnected) connection before the lean path is chosen: a redis-py release that renames
+#: or drops one of them gets the client's own ``evalsha`` instead (docs/performance.md).
+LEAN_METHODS = ("send_packed_command", "send_command", "read_response", "disconnect", "connect")
 
 # Bumped in a forked child: connections inherited from the parent are never used there.
 _fork_generation = 0
@@ -207,11 +219,38 @@ def _stale(conn: Any, poller: Any) -> bool:
         return True
 
 
+def lean_capable(pool: Any) -> bool:
+    """Whether ``pool``'s connections have every internal the lean path reads: the methods of
+    ``LEAN_METHODS``, ``can_read`` and a ``_sock`` attribute (None until connected)."""
+    try:
+        conn = pool.connection_class(**pool.connection_kwargs)  # builds, never connects
+    except Exception:  # an unexpected constructor: the client's own path
+        return False
+    return (
+        all(callable(getattr(conn, name, None)) for name in (*LEAN_METHODS, "can_read"))
+        and hasattr(conn, "_sock")
+        and isinstance(getattr(pool, "connection_kwargs", None), dict)
+    )
+
+
+class PublicEvalsha:
+    """redis-py's own ``evalsha``: the public API, whatever its internals."""
+
+    public = True
+    __slots__ = ("client",)
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __call__(self, args: Sequence[Any]) -> Any:
+        return self.client.evalsha(*args)
+
+
 def evalsha_for(client: Any) -> Evalsha:
     """The fastest way to run EVALSHA on ``client`` that keeps its semantics."""
     pool = direct_pool(client)
-    if pool is None:
-        return lambda args: client.evalsha(*args)
+    if pool is None or not lean_capable(pool):
+        return PublicEvalsha(client)
     if type(pool) is redis.ConnectionPool:
         return ThreadConnections(pool)
     return lambda args: evalsha_on(pool, args)

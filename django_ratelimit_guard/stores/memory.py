@@ -89,8 +89,15 @@ class MemoryStore:
     # -- the Store contract ---------------------------------------------------------------------
 
     def hit_many(
-        self, hits: Sequence[Hit], *, count: bool = True, now_ms: int | None = None
+        self,
+        hits: Sequence[Hit],
+        *,
+        count: bool = True,
+        now_ms: int | None = None,
+        synced: bool = False,
     ) -> list[Verdict]:
+        """``synced``: Redis counted these hits too (``engine/continuity.py``): an entry with
+        nothing left to merge stays so."""
         if self._closed:
             raise StoreClosedError("The memory fallback store is closed.")
         if not hits:
@@ -106,11 +113,18 @@ class MemoryStore:
             if not count:
                 return verdicts
             by_key = {hit.key: hit for hit in hits}
+            in_sync = synced and {
+                hit.key
+                for hit, slot, state in zip(hits, slots, states, strict=True)
+                if slot is None or state is None or self._unmerged(slot, state, now) is None
+            }
             for write in writes:
                 slot = index.get(write.key)
                 if slot is None:
                     slot = self._allocate(write.key, now)
                 self._store(slot, by_key[write.key], write.state, now + write.ttl_ms)
+                if in_sync and write.key in in_sync:
+                    self._mark_synced(slot, write.state)
             for hit, verdict in zip(hits, verdicts, strict=True):
                 slot = index.get(hit.key)
                 if slot is not None:
@@ -204,13 +218,39 @@ class MemoryStore:
         with self._lock:
             for entry in entries:
                 slot = self._index.get(entry.key)
-                if slot is None:
+                if slot is not None:
+                    self._mark_synced(slot, entry.counted)
+
+    def seed(self, entries: Sequence[tuple[Hit, State, int]], *, now_ms: int | None = None) -> int:
+        """Start each ``(hit, state, ttl_ms)`` whose key has no live entry from ``state``, as
+        counted in Redis already (``engine/continuity.py``). Returns how many were seeded."""
+        self._check_open()
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        seeded = 0
+        with self._lock:
+            index = self._index
+            for hit, state, ttl_ms in entries:
+                slot = index.get(hit.key)
+                if slot is not None and self._state(slot, now) is not None:
                     continue
-                counted = entry.counted
-                if isinstance(counted, tuple):
-                    self._synced_a[slot], self._synced_b[slot], self._synced_c[slot] = counted
-                else:
-                    self._synced_a[slot] = counted
+                if slot is None:
+                    slot = self._allocate(hit.key, now)
+                self._store(slot, hit, state, now + ttl_ms)
+                self._mark_synced(slot, state)
+                self._touch(slot, NORMAL)
+                seeded += 1
+        return seeded
+
+    def live(self, key: str, now_ms: int) -> bool:
+        """Whether ``key`` has an entry that has not expired (no lock: a hint, not a decision)."""
+        slot = self._index.get(key)
+        return slot is not None and self._expires[slot] > now_ms
+
+    def _mark_synced(self, slot: int, state: State) -> None:
+        if isinstance(state, tuple):
+            self._synced_a[slot], self._synced_b[slot], self._synced_c[slot] = state
+        else:
+            self._synced_a[slot] = state
 
     def _unmerged(self, slot: int, state: State, now: int) -> State | None:
         synced = self._synced_a[slot]

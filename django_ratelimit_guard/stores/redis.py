@@ -8,6 +8,7 @@ the scope's breaker (``engine/guarded.py``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,9 +17,11 @@ from django_redis import get_redis_connection
 
 from django_ratelimit_guard.core.algorithms import Hit, Verdict
 from django_ratelimit_guard.stores import scripts
-from django_ratelimit_guard.stores.direct import Evalsha, evalsha_for
+from django_ratelimit_guard.stores.direct import Evalsha, PublicEvalsha, evalsha_for
 from django_ratelimit_guard.stores.errors import REDIS_ERRORS, store_error
 from django_ratelimit_guard.stores.packing import hit_argv, pack_decide
+
+logger = logging.getLogger("django_ratelimit_guard")
 
 
 def script_args(hits: Sequence[Hit], count: bool, now_ms: int | None) -> list[Any]:
@@ -113,7 +116,28 @@ class RedisStore(SyncClientStore):
             reply = scripts.run(scripts.DECIDE, send, payload, self.load_script)
         except REDIS_ERRORS as exc:
             raise store_error(self.scope, exc) from exc
+        except (AttributeError, TypeError) as exc:  # a redis-py internal of the lean path changed
+            if getattr(run, "public", False):
+                raise
+            reply = self._demote(exc, [scripts.DECIDE.sha, n, *script_args(hits, count, now_ms)])
         return parse_reply(reply, n)
+
+    def _demote(self, exc: BaseException, args: list[Any]) -> Any:
+        """From now on the client's own ``evalsha``; this call through it too. (The lean path
+        failed before it sent anything: a changed internal raises on its first use.)"""
+        logger.warning(
+            "The Redis fast path does not fit this redis-py (%s: %s); using redis-py's own "
+            "evalsha from now on.",
+            type(exc).__name__,
+            exc,
+            extra={"scope": self.scope},
+        )
+        self.close()
+        self._evalsha = PublicEvalsha(self.client)
+        try:
+            return scripts.run(scripts.DECIDE, self._evalsha, args, self.load_script)
+        except REDIS_ERRORS as error:
+            raise store_error(self.scope, error) from error
 
 
 __all__ = ["RedisStore", "SyncClientStore", "parse_reply", "script_args"]

@@ -39,7 +39,11 @@ RATELIMIT_GUARD = {
             "paths": ["/bench/three/"],
             "algorithm": "token_bucket",
         },
+        # bench/flood.py: a client (named by a header) blocked for the rest of the hour.
+        "bench-flood": {"rate": "10/h", "key": "header:X-Client", "paths": ["/bench/flood/"]},
     },
+    # BENCH_LOCAL_DENIALS=0: every request of a blocked client asks Redis (the "before" row).
+    "LOCAL_DENIALS": os.environ.get("BENCH_LOCAL_DENIALS", "1") == "1",
 }
 RATELIMIT_USE_CACHE = "ratelimit"  # django-ratelimit counts in the same Redis
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]

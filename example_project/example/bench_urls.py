@@ -12,6 +12,7 @@ urlpatterns = [
     path("bench/floor/", bench_views.ok),
     path("bench/one/", bench_views.ok),
     path("bench/three/", bench_views.ok),
+    path("bench/flood/", bench_views.ok),
     path("bench/django-ratelimit/", bench_views.django_ratelimit_ok),
     *demo_urlpatterns,
 ]

@@ -16,6 +16,9 @@ from django_ratelimit_guard.core.keys import hash_key_value
 
 rf = RequestFactory()
 
+# A reset reaches every worker as a fleet command (issue #14): it is recorded in the database.
+pytestmark = pytest.mark.django_db
+
 
 def reset_key(*args: str) -> str:
     out = StringIO()

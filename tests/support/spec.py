@@ -10,6 +10,7 @@ SPEC_METRICS = {
     "ratelimit_guard_fallback_capacity": set(),
     "ratelimit_guard_fallback_evictions_total": {"reason"},
     "ratelimit_guard_signature_failures_total": {"reason"},
+    "ratelimit_guard_local_denials_total": {"policy"},  # issue #14, docs/performance.md
 }
 
 

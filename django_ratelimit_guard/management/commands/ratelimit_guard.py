@@ -88,7 +88,9 @@ class Command(BaseCommand):
         else:
             try:
                 if sub == "reset-key":
-                    message = actions.reset_client(options["policy"], key_value=options["key"])
+                    message = actions.reset_client(
+                        options["policy"], key_value=options["key"], by=_os_user()
+                    )
                 elif sub == "override":  # issue #15
                     overrides.handle(options, self.stdout.write, _os_user())
                     return
@@ -143,6 +145,12 @@ class Command(BaseCommand):
             f"Fallback store: {f.entries}/{f.capacity} entries ({f.fill_percent}%), "
             f"evictions: {evictions}"
         )
+        ld = snap.local_denials
+        if ld is not None:
+            w(
+                f"Local denials: {'on' if ld.enabled else 'off'}, {ld.denied} denied without "
+                f"Redis; {ld.remembered}/{ld.capacity} Redis answers remembered"
+            )
         w("")
         self._table(
             ["scope", "state", "failures", "opened at", "next probe", "opens"],

@@ -47,11 +47,11 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 class Worker:
     """One worker process; ``request()`` runs one request through its middleware stack."""
 
-    def __init__(self, env: dict[str, str], mode: str, log: Path) -> None:
+    def __init__(self, env: dict[str, str], mode: str, log: Path, path: str = "/fleet/") -> None:
         self.log = log
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, str(WORKER), mode],
+            [sys.executable, str(WORKER), mode, path],
             env=env,
             cwd=ROOT,
             stdin=subprocess.PIPE,

@@ -29,6 +29,15 @@ RATELIMIT_GUARD = {
     "POLICIES": {
         **RATELIMIT_GUARD["POLICIES"],  # type: ignore[dict-item]
         "fleet": {"rate": "1000000/m", "key": "ip", "paths": ["/fleet/"]},
+        # A client blocked for the rest of the minute (tests/ops/test_fleet_client_reset.py).
+        "tight": {"rate": "2/m", "key": "ip", "paths": ["/tight/"]},
+        # One client's budget through an outage (tests/support/fleet/continuity.py).
+        "continuity": {
+            "rate": os.environ.get("RLG_CONTINUITY_RATE", "100/m"),
+            "key": "ip",
+            "paths": ["/continuity/"],
+            "fail_mode": "memory",
+        },
     },
     "CONTROL": {"POLL_SECONDS": float(os.environ.get("RLG_FLEET_POLL", "0.5"))},
 }
