@@ -86,7 +86,8 @@ def run(server: RedisServer) -> list[tuple[str, str, str]]:
     from django_ratelimit_guard.engine import decide
     from django_ratelimit_guard.engine.breakers import get_breaker
     from django_ratelimit_guard.engine.plan import PlannedHit
-    from django_ratelimit_guard.stores.memory import MemoryStore, fallback_store
+    from django_ratelimit_guard.stores.fallback import fallback_store
+    from django_ratelimit_guard.stores.memory import MemoryStore
 
     rows: list[tuple[str, str, str]] = []
     us = lambda seconds: f"{seconds * 1e6:.1f} us"  # noqa: E731

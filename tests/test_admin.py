@@ -14,7 +14,7 @@ from django_ratelimit_guard.core.keys import hash_key_value
 from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.models import BreakerCommand
 from django_ratelimit_guard.ops import fleet
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 from tests.support.admin import STATUS, action_url, staff
 from tests.support.builders import breaker_state, hit, unreachable_cache
 

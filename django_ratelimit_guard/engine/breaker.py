@@ -28,6 +28,7 @@ from enum import Enum
 
 from django_ratelimit_guard.conf.sections import BreakerSettings
 from django_ratelimit_guard.core import bus
+from django_ratelimit_guard.engine.backoff import Backoff
 from django_ratelimit_guard.engine.window import CallWindow
 
 logger = logging.getLogger("django_ratelimit_guard")
@@ -37,12 +38,6 @@ class BreakerState(str, Enum):
     CLOSED = "closed"
     HALF_OPEN = "half_open"
     OPEN = "open"
-
-
-#: A probe that has not answered after max(HUNG_PROBE_MIN, HUNG_PROBE_FACTOR x SLOW_CALL_SECONDS)
-#: is hung: the next request re-opens the breaker (the probe's late answer is then ignored).
-HUNG_PROBE_FACTOR = 10.0
-HUNG_PROBE_MIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -131,7 +126,7 @@ class CircuitBreaker:
         self._probes: dict[int, float] = {}  # token -> start time of each probe in flight
         self._probe_successes = 0
         self._error_counts: dict[str, int] = {}
-        self._max_level = self._compute_max_level()
+        self._backoff = Backoff(self.config)
 
     # -- consulting -------------------------------------------------------------------------
 
@@ -165,7 +160,7 @@ class CircuitBreaker:
                     token = next(self._tokens)
                     self._probes[token] = now
                     call = Call(self, True, self._generation, token, now)
-                elif now - min(self._probes.values()) >= self._hung_after():
+                elif now - min(self._probes.values()) >= self._backoff.hung_after():
                     events.append(self._open(now, "probe hung", after_probe=True))
             elif self._state is BreakerState.CLOSED:
                 call = Call(self, False, self._generation, 0, now)
@@ -177,7 +172,7 @@ class CircuitBreaker:
         if self._state is not BreakerState.OPEN:
             return 0.0
         if self._forced:
-            return self._timeout(self._level)
+            return self._backoff.timeout(self._level)
         return max(0.0, self._next_probe_at - self.clock())
 
     def health_check_passed(self) -> bool:
@@ -199,7 +194,11 @@ class CircuitBreaker:
                 opened_at = wall_now - (now - self._opened_at)
                 if not self._forced:
                     next_probe = wall_now + max(0.0, self._next_probe_at - now)
-            level = self._decayed_level(now) if self._state is BreakerState.CLOSED else self._level
+            level = (
+                self._backoff.decayed(self._level, now - self._closed_at)
+                if self._state is BreakerState.CLOSED
+                else self._level
+            )
             return BreakerSnapshot(
                 scope=self.scope,
                 state=self._state,
@@ -209,7 +208,7 @@ class CircuitBreaker:
                 opened_at=opened_at,
                 next_probe_at=next_probe,
                 open_count=self._open_count,
-                current_reset_timeout=self._timeout(level),
+                current_reset_timeout=self._backoff.timeout(level),
                 forced=self._forced,
                 opening=None if self._state is BreakerState.CLOSED else self._opening,
             )
@@ -320,11 +319,13 @@ class CircuitBreaker:
         if after_probe:
             level = self._level + 1  # the outage goes on: wait longer before the next probe
         else:
-            level = self._decayed_level(now)
-            if self._opened_since_reset and now - self._closed_at < self._healthy_period(level):
+            level = self._backoff.decayed(self._level, now - self._closed_at)
+            if self._opened_since_reset and now - self._closed_at < self._backoff.healthy_period(
+                level
+            ):
                 level += 1  # re-opened soon after closing: flapping, back off further
-        self._level = min(level, self._max_level)
-        timeout = self._timeout(self._level)
+        self._level = min(level, self._backoff.max_level)
+        timeout = self._backoff.timeout(self._level)
         jitter = self.config.jitter * (2.0 * self._random() - 1.0)
         open_for = min(self.config.max_reset_timeout, max(0.001, timeout * (1.0 + jitter)))
         self._opened_at = now
@@ -368,35 +369,6 @@ class CircuitBreaker:
                 },
             )
             bus.breaker_transition.publish(self.scope, old, new, reason)
-
-    # -- the backoff ---------------------------------------------------------------------------
-
-    def _timeout(self, level: int) -> float:
-        config = self.config
-        return float(
-            min(config.max_reset_timeout, config.reset_timeout * config.backoff_multiplier**level)
-        )
-
-    def _compute_max_level(self) -> int:
-        level = 0
-        while level < 64 and self._timeout(level) < self.config.max_reset_timeout:
-            level += 1
-        return level
-
-    def _healthy_period(self, level: int) -> float:
-        """How long the breaker must stay closed to step its open time down one level."""
-        return max(self.config.window_seconds, self._timeout(level))
-
-    def _decayed_level(self, now: float) -> int:
-        level = self._level
-        healthy = now - self._closed_at
-        while level > 0 and healthy >= self._healthy_period(level):
-            healthy -= self._healthy_period(level)
-            level -= 1
-        return level
-
-    def _hung_after(self) -> float:
-        return max(HUNG_PROBE_MIN, HUNG_PROBE_FACTOR * self.config.slow_call_seconds)
 
 
 __all__ = ["BreakerSnapshot", "BreakerState", "Call", "CircuitBreaker"]

@@ -24,7 +24,7 @@ from django_ratelimit_guard.engine.failmodes import fail_modes
 from django_ratelimit_guard.engine.plan import PlannedHit
 from django_ratelimit_guard.stores.answers import AnswerMemory
 from django_ratelimit_guard.stores.cluster import ClusterStore, ShardBatch
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 
 
 def decide(

@@ -30,7 +30,8 @@ from django_ratelimit_guard.core.policies import FailMode
 from django_ratelimit_guard.engine.plan import PlannedHit
 from django_ratelimit_guard.stores import answers
 from django_ratelimit_guard.stores.answers import AnswerMemory
-from django_ratelimit_guard.stores.memory import MemoryStore, fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
+from django_ratelimit_guard.stores.memory import MemoryStore
 
 Outcome = list[tuple[Verdict, Source]]
 

@@ -34,7 +34,7 @@ from django_ratelimit_guard.stores.answers import AnswerMemory, answer_memory
 from django_ratelimit_guard.stores.aredis import async_store, forget_async_stores
 from django_ratelimit_guard.stores.cluster import ClusterStore
 from django_ratelimit_guard.stores.cluster_client import uses_cluster_client
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 from django_ratelimit_guard.stores.redis import RedisStore
 
 T = TypeVar("T")

@@ -22,7 +22,7 @@ from django_ratelimit_guard.core.policies import FailMode
 from django_ratelimit_guard.engine import continuity
 from django_ratelimit_guard.engine.plan import PlannedHit
 from django_ratelimit_guard.stores.answers import answer_memory
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 
 
 def fail_modes(

@@ -23,7 +23,7 @@ from django_ratelimit_guard.engine import decide, plan, registry
 from django_ratelimit_guard.engine.breaker import CircuitBreaker
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
 from django_ratelimit_guard.ops import fleet
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 
 logger = logging.getLogger("django_ratelimit_guard")
 

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from django_ratelimit_guard.ops import metrics
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 
 logger = logging.getLogger("django_ratelimit_guard")
 

@@ -43,7 +43,7 @@ from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.engine.breaker import CircuitBreaker
 from django_ratelimit_guard.engine.breakers import all_breakers
 from django_ratelimit_guard.ops.models import BreakerCommand
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 
 logger = logging.getLogger("django_ratelimit_guard")
 

@@ -31,7 +31,7 @@ from django.db import router, transaction
 from django_ratelimit_guard.conf.settings import guard_settings, on_reload
 from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
 from django_ratelimit_guard.ops.models import ProcessReport
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 
 #: An idle process (no decision, so no poll) still writes its row this often.
 HEARTBEAT_SECONDS = 10.0

@@ -25,7 +25,7 @@ from django_ratelimit_guard.engine.breakers import all_breakers, get_breaker
 from django_ratelimit_guard.ops import events, fleet, metrics, overrides, reports, top_clients
 from django_ratelimit_guard.stores.answers import answer_memory
 from django_ratelimit_guard.stores.errors import classify
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 
 
 @dataclass

@@ -24,7 +24,6 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django_ratelimit_guard.conf.settings import guard_settings, on_reload
 from django_ratelimit_guard.core.algorithms import Algorithm, Hit, State, Verdict, decide_many
 from django_ratelimit_guard.core.exceptions import StoreClosedError
 
@@ -381,30 +380,4 @@ class MemoryStore:
         self._flags[slot] = flags | _PROTECTED_FLAG if head == PROTECTED else flags
 
 
-_fallback: MemoryStore | None = None
-_fallback_lock = threading.Lock()
-
-
-def fallback_store() -> MemoryStore:
-    """The process-wide fallback store, built from ``FALLBACK`` (rebuilt when settings change)."""
-    global _fallback
-    store = _fallback
-    if store is None:
-        with _fallback_lock:
-            if _fallback is None:
-                config = guard_settings().fallback
-                _fallback = MemoryStore(config.max_entries, config.warn_ratio)
-            store = _fallback
-    return store
-
-
-@on_reload
-def _rebuild_fallback() -> None:
-    global _fallback
-    with _fallback_lock:
-        old, _fallback = _fallback, None
-    if old is not None:
-        old.close()
-
-
-__all__ = ["EVICTION_REASONS", "Counted", "MemoryStore", "fallback_store"]
+__all__ = ["EVICTION_REASONS", "Counted", "MemoryStore"]

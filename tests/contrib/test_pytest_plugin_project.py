@@ -149,7 +149,7 @@ def test_reset_counters_clears_the_memory_fallback_too(redis):
     from django.test import RequestFactory
 
     from django_ratelimit_guard import check
-    from django_ratelimit_guard.stores.memory import fallback_store
+    from django_ratelimit_guard.stores.fallback import fallback_store
 
     request = RequestFactory().post("/login/", REMOTE_ADDR="203.0.113.5")
     redis.stop()

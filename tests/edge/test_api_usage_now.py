@@ -7,7 +7,7 @@ import pytest
 from django.test import RequestFactory
 
 from django_ratelimit_guard import aget_usage, check, get_usage
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 
 rf = RequestFactory()
 

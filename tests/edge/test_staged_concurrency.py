@@ -9,6 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import django
 import pytest
 from django.core.handlers.asgi import ASGIHandler
 from django.test import AsyncClient, Client
@@ -243,7 +244,7 @@ async def test_async_view_gives_the_slot_back(settings, redis, middleware):
 
 
 async def test_an_asgi_client_disconnect_gives_the_slot_back(settings, redis):
-    """Django's ASGI handler cancels the view's task when the client disconnects."""
+    """Django's ASGI handler (5.0 and later) cancels the view's task when the client disconnects."""
     settings.RATELIMIT_GUARD = guard(exports={"concurrency": 1, "key": "ip"})
     event = capability_views.async_gate["export"] = asyncio.Event()
     app = ASGIHandler()
@@ -277,6 +278,15 @@ async def test_an_asgi_client_disconnect_gives_the_slot_back(settings, redis):
         await asyncio.sleep(0.01)
     assert slots_held() == 1
     await messages.put({"type": "http.disconnect"})
+    if django.VERSION < (5, 0):
+        # Django 4.2's handler does not listen for the disconnect: the view runs to its end and
+        # the slot comes back with its response (docs/concurrency.md says so).
+        await asyncio.sleep(0.2)
+        assert slots_held() == 1
+        event.set()
+        await asyncio.wait_for(served, 10)
+        assert slots_held() == 0
+        return
     await asyncio.wait_for(served, 10)
     assert not event.is_set() and sent == []  # the view never finished; nothing was sent
     assert slots_held() == 0

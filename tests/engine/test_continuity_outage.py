@@ -20,7 +20,7 @@ from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.engine.plan import storage_key
 from django_ratelimit_guard.engine.registry import get_policy
 from django_ratelimit_guard.stores import answers
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 from django_ratelimit_guard.stores.redis import RedisStore
 
 rf = RequestFactory()

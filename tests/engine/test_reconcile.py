@@ -14,7 +14,8 @@ from django_ratelimit_guard.engine import reconcile as reconcile_module
 from django_ratelimit_guard.engine.breaker import BreakerState
 from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.engine.reconcile import reconcile
-from django_ratelimit_guard.stores.memory import MemoryStore, fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
+from django_ratelimit_guard.stores.memory import MemoryStore
 from django_ratelimit_guard.stores.redis import RedisStore
 from tests.support.builders import hit as shared_hit
 from tests.support.guards import FAIL_MODES, outage, wait_for_probe

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django_ratelimit_guard.engine.breakers import get_breaker
 from django_ratelimit_guard.models import BreakerCommand
 from django_ratelimit_guard.ops import fleet
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 from tests.support.builders import breaker_state, hit, unreachable_cache
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from django_ratelimit_guard import check
 from django_ratelimit_guard.ops import fallback_gauges
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 
 ROOT = Path(__file__).resolve().parents[2]
 rf = RequestFactory()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_ratelimit_guard.engine.breakers import forget_breakers, get_breaker
 from django_ratelimit_guard.models import BreakerCommand
 from django_ratelimit_guard.ops import fleet
-from django_ratelimit_guard.stores.memory import fallback_store
+from django_ratelimit_guard.stores.fallback import fallback_store
 from tests.support.builders import breaker_state, hit
 
 

@@ -18,7 +18,6 @@ from django_ratelimit_guard.stores.memory import (
     NORMAL,
     PROTECTED,
     MemoryStore,
-    fallback_store,
 )
 from tests.support.builders import hit
 
@@ -219,16 +218,6 @@ def test_clear_forgets_counters_but_keeps_eviction_counts():
     assert store.entries == 0
     assert store.evictions["lru"] == 50
     assert use(store, "c149")
-
-
-def test_fallback_store_follows_settings(settings):
-    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "FALLBACK": {"MAX_ENTRIES": 123}}
-    first = fallback_store()
-    assert first.capacity == 123
-    settings.RATELIMIT_GUARD = {**settings.RATELIMIT_GUARD, "FALLBACK": {"MAX_ENTRIES": 456}}
-    assert fallback_store().capacity == 456
-    with pytest.raises(StoreClosedError):
-        use(first, "c")
 
 
 @hsettings(max_examples=40, deadline=None)
