@@ -107,20 +107,7 @@ def decide(planned: Sequence[PlannedHit], *, count: bool = True) -> Outcome:
         return _decide_held(store, planned, count, memory, at)
     if isinstance(store, ClusterStore):
         return cluster.decide(store, planned, count, memory, at)
-    # _decide, inlined: this is every healthy request's path.
-    attempt = guarded.begin(store.scope, _merges.get(store.scope) or merge_for(store))
-    if attempt is not None:
-        generation = memory.generation
-        hits = [p.hit for p in planned]
-        try:
-            verdicts = store.hit_many(hits, count=count)
-        except StoreError as exc:
-            attempt.failed(exc)
-        else:
-            attempt.succeeded()
-            memory.remember(hits, verdicts, at, generation)
-            return [(v, "redis") for v in verdicts]
-    return fail_modes(planned, count, get_breaker(store.scope).retry_after())
+    return _decide(store, planned, count, memory, at)
 
 
 def _decide_held(
