@@ -10,6 +10,15 @@ from django_ratelimit_guard import acheck, check, get_usage, reset
 from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.engine import local
 from django_ratelimit_guard.stores import answers
+from tests.support.windows import inside_one_window
+
+
+@pytest.fixture(autouse=True)
+def one_window() -> None:
+    """Every test here counts to a per-minute limit and reads the retry Redis gave: near a window
+    boundary the sliding window's retry shrinks to milliseconds. Run inside one minute."""
+    inside_one_window(60, 10)
+
 
 rf = RequestFactory()
 IP = "203.0.113.7"
