@@ -212,7 +212,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-only", action="store_true", help="skip the throughput table")
+    parser.add_argument("--smoke", action="store_true", help="1 s runs, 1 rep (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.duration, args.reps = 1, 1
     if shutil.which("wrk") is None:
         sys.exit("wrk is not on PATH (Debian: apt-get install -y wrk)")
     workdir = Path(tempfile.mkdtemp(prefix="rlg-asgi-e2e-"))

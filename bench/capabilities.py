@@ -42,7 +42,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=3000)
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="200 calls, 1 rep (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.n, args.reps = 200, 1
     server = RedisServer().start()
     try:
         configure_django(

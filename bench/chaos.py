@@ -216,7 +216,12 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=8.0, help="seconds down (not flap)")
     parser.add_argument("--settle", type=float, default=30.0, help="seconds between scenarios")
     parser.add_argument("--no-persist", action="store_true", help="Redis without AOF")
+    parser.add_argument(
+        "--smoke", action="store_true", help="gunicorn, one 1 s stop, short pauses (CI)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.servers, args.scenarios, args.outage, args.settle = "gunicorn", "stop", 1.0, 1.0
     servers = [s for s in args.servers.split(",") if s]
     scenarios = [s for s in args.scenarios.split(",") if s]
 

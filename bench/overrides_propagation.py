@@ -1,7 +1,7 @@
 """Runtime override propagation (issue #15): how long a block rule, and its removal, take to reach
 every one of 4 worker processes, with the default poll interval and with the old one.
 
-Run:  python bench/overrides_propagation.py [rounds]
+Run:  python bench/overrides_propagation.py [rounds] [--smoke]
 Starts its own redis-server (tests/support/redis_servers.py) and four real worker processes (two
 sync, two async; tests/support/fleet/worker.py) sharing a temporary SQLite file; this process adds
 and removes the rules through ``ops/overrides.py``. Delay = wall time of the *last* worker's first
@@ -11,6 +11,7 @@ and a random pause before each change varies its phase against the workers' poll
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import statistics
@@ -27,7 +28,7 @@ from tests.support.redis_servers import RedisServer
 POLLS = (1.0, 2.0)  # the default since issue #15, and the default before it
 
 
-def main(rounds: int) -> None:
+def main(rounds: int, polls: tuple[float, ...] = POLLS) -> None:
     server = RedisServer().start()
     tmp = Path(tempfile.mkdtemp(prefix="rlg-overrides-bench-"))
     db = tmp / "fleet.sqlite3"
@@ -46,7 +47,7 @@ def main(rounds: int) -> None:
         from django_ratelimit_guard.ops.models import RateLimitOverride
 
         rows: list[tuple[float, str, list[float]]] = []
-        for poll in POLLS:
+        for poll in polls:
             env = fleet_env(db, server.url, poll)
             workers = [Worker(env, m, tmp / f"w{i}.log") for i, m in enumerate("ssaa")]
             added: list[float] = []
@@ -82,4 +83,11 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=10)
+    parser.add_argument("--smoke", action="store_true", help="1 round, the default poll (CI)")
+    args = parser.parse_args()
+    if args.smoke:
+        main(1, POLLS[:1])
+    else:
+        main(args.rounds)
