@@ -4,7 +4,6 @@ before the fork), two sync workers, the post_worker_init hook docs/operations.md
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,14 @@ from typing import Any
 import pytest
 
 from tests.support.fleet.fixtures import POLL, SLACK
-from tests.support.fleet.harness import GUNICORN_CONF, ROOT, command_created_at, manage
+from tests.support.fleet.harness import (
+    GUNICORN_CONF,
+    ROOT,
+    command_created_at,
+    manage,
+    stop_server,
+    wait_until_serving,
+)
 from tests.support.redis_servers import free_port
 
 WORKERS = 2
@@ -55,24 +61,10 @@ def gunicorn(worker_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}/fleet/?sleep=0.05"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/nothing", timeout=1)
-            except urllib.error.HTTPError:
-                break  # a 404: the workers are up
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError((tmp_path / "gunicorn.log").read_text()) from None
-                time.sleep(0.1)
+        wait_until_serving(f"http://127.0.0.1:{port}", server, tmp_path / "gunicorn.log", 20)
         yield url
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
+        stop_server(server, 10)
         log.close()
         assert manage(worker_env, "ratelimit_guard", "reset-breaker", "*").returncode == 0
 

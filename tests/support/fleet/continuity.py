@@ -17,7 +17,6 @@ The result is every response (time, status, the worker's pid and the decision's 
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -30,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.fleet.harness import ROOT, fleet_env, manage
+from tests.support.fleet.harness import ROOT, fleet_env, manage, stop_server, wait_until_serving
 from tests.support.redis_servers import RedisServer, free_port
 
 
@@ -86,24 +85,10 @@ def gunicorn(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/nothing", timeout=1)
-            except urllib.error.HTTPError:
-                break  # a 404: up
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError((workdir / "gunicorn.log").read_text()) from None
-                time.sleep(0.1)
+        wait_until_serving(base, server, workdir / "gunicorn.log", 30)
         yield base
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
+        stop_server(server, 15)
         log.close()
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,33 @@ def fleet_env(db: Path | str, redis_url: str, poll: float) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "PYTHONWARNINGS": "error",
     }
+
+
+def wait_until_serving(
+    base: str, server: subprocess.Popen[bytes], log: Path, timeout: float
+) -> None:
+    """Return once ``base`` answers HTTP (a 404 for ``/nothing`` will do); fail with the server's
+    log if it exits or does not answer within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/nothing", timeout=1)
+        except urllib.error.HTTPError:
+            return  # a 404: the workers are up
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise AssertionError(log.read_text()) from None
+            time.sleep(0.1)
+
+
+def stop_server(server: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM (a graceful stop, as a deployment does), then SIGKILL after ``timeout`` seconds."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(5)
 
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
