@@ -10,14 +10,8 @@ from django_ratelimit_guard import acheck, check, get_usage, reset
 from django_ratelimit_guard.core import bus
 from django_ratelimit_guard.engine import local
 from django_ratelimit_guard.stores import answers
-from tests.support.windows import inside_one_window
 
-
-@pytest.fixture(autouse=True)
-def one_window() -> None:
-    """Every test here counts to a per-minute limit and reads the retry Redis gave: near a window
-    boundary the sliding window's retry shrinks to milliseconds. Run inside one minute."""
-    inside_one_window(60, 10)
+pytestmark = pytest.mark.usefixtures("inside_one_minute")
 
 
 rf = RequestFactory()

@@ -12,17 +12,8 @@ from django_ratelimit_guard import acheck, check
 from django_ratelimit_guard.conf.settings import guard_settings
 from django_ratelimit_guard.engine.plan import storage_key
 from tests.support.redis_cluster import ClusterDeployment
-from tests.support.windows import inside_one_window
 
-
-@pytest.fixture(autouse=True)
-def one_window() -> None:
-    """Every test here counts to a per-minute limit and reads the retry Redis gave: near a window
-    boundary the sliding window's retry shrinks to milliseconds. Run inside one minute."""
-    inside_one_window(60, 10)
-
-
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("inside_one_minute")]
 
 rf = RequestFactory()
 

@@ -24,6 +24,7 @@ from tests.support.admin import staff
 from tests.support.builders import cluster_cache, guard_config, redis_cache, sentinel_cache
 from tests.support.redis_cluster import ClusterDeployment, SentinelGroup
 from tests.support.redis_servers import RedisServer
+from tests.support.windows import inside_one_window
 
 # No fleet poller thread in the test process, even where a test replaces RATELIMIT_GUARD whole
 # (the environment variable wins over the dict): a thread reading the in-memory test database
@@ -236,3 +237,11 @@ def fresh_tracker() -> None:
     """The most-limited clients tracker with nothing pending and due to flush at once."""
     top_clients.tracker.pending.clear()
     top_clients.tracker.last_flush = float("-inf")
+
+
+@pytest.fixture
+def inside_one_minute() -> None:
+    """For tests that count to a per-minute limit and read the retry Redis gave: near a window
+    boundary the sliding window's retry shrinks to milliseconds. Starts inside one minute, with
+    at least 10 s of it left."""
+    inside_one_window(60, 10)
